@@ -1,0 +1,38 @@
+// Differentiable building blocks of nn (torch.nn.functional): embedding, norms, dropout and
+// losses, each a fused op with its own backward.
+#pragma once
+
+#include <string>
+
+#include "nabla/core/rng.h"
+#include "nabla/core/tensor.h"
+
+namespace nabla {
+
+/// Loss reduction: mean over elements (or non-ignored targets), sum, or none.
+enum class Reduction { Mean, Sum, None };
+
+/// weight (V, C) rows picked by integer indices (any shape) -> (*indices.shape, C).
+Tensor embedding(const Tensor& indices, const Tensor& weight);
+/// Over the last dim: (x - mean) / sqrt(var + eps) * weight + bias; weight/bias may be undefined.
+Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
+/// Over the last dim: x / sqrt(mean(x^2) + eps) * weight.
+Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps = 1e-5);
+/// Zeroes elements with probability p and scales the rest by 1/(1-p) when training.
+Tensor dropout(const Tensor& x, double p, bool training, Generator* gen = nullptr);
+
+Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
+/// input holds probabilities in [0, 1]; log is clamped at -100 as in PyTorch.
+Tensor binary_cross_entropy(const Tensor& input, const Tensor& target,
+                            Reduction reduction = Reduction::Mean);
+Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
+                                        Reduction reduction = Reduction::Mean);
+/// logits (N, C) or (N, C, d...) or (C); target int64 class indices; fused log-softmax.
+Tensor cross_entropy(const Tensor& logits, const Tensor& target,
+                     Reduction reduction = Reduction::Mean, int64_t ignore_index = -100,
+                     double label_smoothing = 0.0);
+/// log_probs (N, C) or (C); target int64 class indices.
+Tensor nll_loss(const Tensor& log_probs, const Tensor& target,
+                Reduction reduction = Reduction::Mean, int64_t ignore_index = -100);
+
+}  // namespace nabla
