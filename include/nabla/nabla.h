@@ -9,3 +9,7 @@
 #include "nabla/core/tensor.h"
 #include "nabla/core/threads.h"
 #include "nabla/ops/ops.h"
+#include "nabla/tokenizers/char_tokenizer.h"
+#include "nabla/tokenizers/gpt2_bpe.h"
+#include "nabla/tokenizers/llama2c_tokenizer.h"
+#include "nabla/tokenizers/tokenizer.h"
