@@ -18,8 +18,9 @@ namespace nabla::tokenizers {
 ///
 /// Encoding: the text is split by GPT-2's pre-tokenisation regex
 ///   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-/// (implemented by hand, with Unicode classes generated from Python's unicodedata; see
-/// src/tokenizers/unicode_tables.cpp for the Unicode version), then each piece's bytes are
+/// (implemented by hand, with Unicode classes generated from Python's unicodedata, Unicode
+/// 14.0.0, by tools/gen_unicode_tables.py; characters assigned after 14.0 count as neither letter
+/// nor number, where a newer `regex` module may differ), then each piece's bytes are
 /// merged by rank (earliest line of vocab.bpe first). Results are cached per piece.
 ///
 /// Invalid UTF-8: each byte that does not start a well-formed UTF-8 sequence is treated as a
