@@ -3,6 +3,7 @@
 
 #include <initializer_list>
 #include <optional>
+#include <span>
 #include <variant>
 #include <vector>
 
@@ -38,11 +39,12 @@ class NestedList {
 
 /// torch.tensor: tensor({{1, 2}, {3, 4}}) is int64 [2, 2]; ragged lists throw.
 Tensor tensor(const NestedList& data, std::optional<TensorOptions> opts = std::nullopt);
-/// A 1-D tensor copied from a vector.
-Tensor tensor(const std::vector<float>& data, TensorOptions opts = {});
-Tensor tensor(const std::vector<double>& data, TensorOptions opts = kFloat64);
-Tensor tensor(const std::vector<int64_t>& data, TensorOptions opts = kInt64);
-Tensor tensor(const std::vector<int32_t>& data, TensorOptions opts = kInt32);
+/// A 1-D tensor copied from a vector (or any contiguous range). These take spans, not
+/// vectors, so that a braced list like tensor({1, 2}) unambiguously means a NestedList.
+Tensor tensor(std::span<const float> data, TensorOptions opts = {});
+Tensor tensor(std::span<const double> data, TensorOptions opts = kFloat64);
+Tensor tensor(std::span<const int64_t> data, TensorOptions opts = kInt64);
+Tensor tensor(std::span<const int32_t> data, TensorOptions opts = kInt32);
 /// A tensor that views caller-owned memory (no copy); the memory must outlive it.
 Tensor from_blob(void* data, const Shape& sizes, DType dtype);
 

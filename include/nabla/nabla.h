@@ -1,0 +1,11 @@
+// Everything public in nabla: #include "nabla/nabla.h".
+#pragma once
+
+#include "nabla/autograd/grad_mode.h"
+#include "nabla/core/device.h"
+#include "nabla/core/dtype.h"
+#include "nabla/core/error.h"
+#include "nabla/core/rng.h"
+#include "nabla/core/tensor.h"
+#include "nabla/core/threads.h"
+#include "nabla/ops/ops.h"

@@ -1,0 +1,21 @@
+// Helpers shared between op files (private to the ops layer).
+#pragma once
+
+#include "nabla/core/rng.h"
+#include "nabla/core/tensor.h"
+
+namespace nabla::ops_detail {
+
+/// Fills a contiguous floating tensor with uniform [low, high) / normal(mean, std) values from
+/// gen (the default generator when null); see creation.cpp for the counter layout.
+void fill_uniform_contiguous(const Tensor& t, double low, double high, Generator* gen);
+void fill_normal_contiguous(const Tensor& t, double mean, double std, Generator* gen);
+
+/// Throws when an in-place op would silently break autograd: t requires grad and grad mode is
+/// on ("a leaf tensor that requires grad is being used in an in-place operation").
+void check_inplace(const char* op, const Tensor& t);
+
+/// The gradient of an input that was broadcast: grad (shape out) summed down to shape.
+Tensor reduce_to_shape(const Tensor& grad, const Shape& shape);
+
+}  // namespace nabla::ops_detail

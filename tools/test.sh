@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds nabla with warnings as errors and runs every test (fast and slow).
+#   tools/test.sh              Release build in build/, all tests
+#   tools/test.sh --sanitize   ASan+UBSan build in build-asan/, fast tests only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+if [[ "${1:-}" == "--sanitize" ]]; then
+  bash tools/build.sh build-asan -DNABLA_WERROR=ON -DNABLA_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DNABLA_BUILD_BENCH=OFF -DNABLA_BUILD_EXAMPLES=OFF
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  ctest --test-dir build-asan -L fast -j "$jobs" --output-on-failure
+else
+  bash tools/build.sh build -DNABLA_WERROR=ON
+  ctest --test-dir build -j "$jobs" --output-on-failure
+fi
