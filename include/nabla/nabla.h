@@ -8,4 +8,5 @@
 #include "nabla/core/rng.h"
 #include "nabla/core/tensor.h"
 #include "nabla/core/threads.h"
+#include "nabla/nn/nn.h"
 #include "nabla/ops/ops.h"
