@@ -8,6 +8,7 @@
 #include "nabla/kernels/cpu/dropout.h"
 #include "nabla/ops/ops.h"
 #include "tests/ops/nn_test_helpers.h"
+#include "tests/testing/fixture.h"
 #include "tests/testing/gradcheck.h"
 
 namespace nabla {
