@@ -8,5 +8,7 @@
 #include "nabla/core/rng.h"
 #include "nabla/core/tensor.h"
 #include "nabla/core/threads.h"
+#include "nabla/io/idx.h"
 #include "nabla/nn/nn.h"
 #include "nabla/ops/ops.h"
+#include "nabla/optim/optim.h"
