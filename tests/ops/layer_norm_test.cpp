@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "nabla/core/threads.h"
 #include "nabla/ops/ops.h"
 #include "tests/ops/nn_test_helpers.h"
 #include "tests/testing/fixture.h"
@@ -92,6 +93,27 @@ TEST(LayerNorm, BFloat16ComputesInF32) {
   const Tensor ref = layer_norm(x.to(kFloat32), w.to(kFloat32), Tensor());
   // one bf16 rounding of the output: relative 2^-8
   EXPECT_TRUE(testing::all_close(y, ref, 8e-3, 1e-3));
+}
+
+TEST(LayerNorm, LargeInputIsDeterministicAcrossThreadCounts) {
+  const Tensor x = random_input({700, 96}, 13, -2, 2, false).to(kFloat32);  // parallel path
+  const Tensor dy = random_input({700, 96}, 14, -1, 1, false).to(kFloat32);
+  const Tensor w0 = random_input({96}, 15, false).to(kFloat32), b0 = random_input({96}, 16, false).to(kFloat32);
+  auto run = [&](int threads) {
+    const int prev = get_num_threads();
+    set_num_threads(threads);
+    const Tensor xl = testing::leaf(x, kFloat32), w = testing::leaf(w0, kFloat32);
+    const Tensor b = testing::leaf(b0, kFloat32);
+    const Tensor y = layer_norm(xl, w, b);
+    y.backward(dy);
+    set_num_threads(prev);
+    return std::vector<std::vector<double>>{y.to_vector(), xl.grad().to_vector(),
+                                            w.grad().to_vector(), b.grad().to_vector()};
+  };
+  const auto one = run(1), two = run(2);
+  EXPECT_EQ(one, two);
+  EXPECT_TRUE(vectors_near(one[0], layer_norm_ref(x.to_vector(), w0.to_vector(), b0.to_vector(), 96, 1e-5),
+                           1e-5, 1e-5));
 }
 
 TEST(LayerNorm, RejectsMismatchedWeight) {

@@ -54,7 +54,7 @@ TEST(RmsNorm, Gradcheck) {
                         {random_input({3, 6}, 5), random_input({6}, 6)}));
   EXPECT_TRUE(gradcheck("rms_norm",
                         [](const std::vector<Tensor>& in) { return rms_norm(in[0].t(), in[1]); },
-                        {random_input({6, 3}, 7), random_input({3}, 8)}));
+                        {random_input({6, 3}, 7), random_input({6}, 8)}));
 }
 
 TEST(RmsNorm, MatchesPyTorch) {
