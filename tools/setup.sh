@@ -12,7 +12,7 @@ packages=(
   dataset-fashion-mnist               # examples: Fashion-MNIST IDX files
 )
 if [[ "${1:-}" == "--bench" ]]; then
-  packages+=(python3-torch python3-numpy libtcmalloc-minimal4)
+  packages+=(python3-torch python3-numpy python3-regex libtcmalloc-minimal4)
 fi
 missing=()
 for p in "${packages[@]}"; do
