@@ -2,7 +2,8 @@
 // (param, state): the update is memory-bound (28 bytes/element for f32 Adam), so fusing the
 // ~8 separate torch kernels into one loop is the whole optimisation. Scalar hyperparameters are
 // formed in double exactly as torch's Python code forms them, then rounded to the compute type
-// once, as torch's tensor ops do with Python scalars.
+// once, as torch's tensor ops do with Python scalars. Built with -fno-math-errno (CMakeLists):
+// with errno semantics GCC cannot vectorise std::sqrt, and the Adam loop stays scalar.
 #include "nabla/kernels/cpu/adamw.h"
 
 #include <cmath>
