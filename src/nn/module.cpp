@@ -18,7 +18,8 @@ namespace nabla::nn {
 namespace {
 
 std::string join(const std::string& prefix, const std::string& name) {
-  return prefix.empty() ? name : prefix + "." + name;
+  if (prefix.empty()) return name;
+  return name.empty() ? prefix : prefix + "." + name;
 }
 
 std::string quoted_list(const std::vector<std::string>& keys) {
