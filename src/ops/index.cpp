@@ -31,17 +31,23 @@ int64_t prod(const Shape& s, int64_t from, int64_t to) {
   return p;
 }
 
-// The index as contiguous int64, every value checked against [-size, size) and wrapped.
+// The index as contiguous int64, every value checked against [-size, size); negative ones are
+// wrapped in a private copy (the caller's index is used as is when it needs no wrapping).
 Tensor checked_index(const char* op, const Tensor& index, int64_t dim, int64_t size) {
   NABLA_CHECK_DTYPE(index.dtype() == kInt64 || index.dtype() == kInt32, op,
                     ": expected index of dtype torch.int64 or torch.int32, got ", index.dtype());
-  Tensor idx = index.dtype() == kInt64 ? dense(index).clone() : index.to(kInt64);
-  int64_t* p = idx.data<int64_t>();
+  Tensor idx = index.dtype() == kInt64 ? dense(index) : index.to(kInt64);
+  const int64_t* p = idx.data<int64_t>();
+  bool negative = false;
   for (int64_t i = 0; i < idx.numel(); ++i) {
     NABLA_CHECK_SHAPE(p[i] >= -size && p[i] < size, op, ": index ", p[i],
                       " is out of bounds for dimension ", dim, " with size ", size);
-    if (p[i] < 0) p[i] += size;
+    negative |= p[i] < 0;
   }
+  if (!negative) return idx;
+  if (idx.is_alias_of(index)) idx = idx.clone();
+  int64_t* q = idx.data<int64_t>();
+  for (int64_t i = 0; i < idx.numel(); ++i) q[i] += q[i] < 0 ? size : 0;
   return idx;
 }
 
