@@ -157,6 +157,29 @@ void scatter_add(void* grad, const int64_t* grad_strides, const void* dy, const 
   });
 }
 
+void copy_transposed(void* dst, const void* src, const int64_t* batch_offsets, int64_t batch,
+                     int64_t rows, int64_t cols, int64_t col_stride, size_t elem_size) {
+  constexpr int64_t kTile = 32;
+  const int64_t row_tiles = (rows + kTile - 1) / kTile, col_tiles = (cols + kTile - 1) / kTile;
+  const int64_t tiles = batch * row_tiles * col_tiles;
+  dispatch_size(elem_size, [&](auto tag) {
+    using T = decltype(tag);
+    T* out = static_cast<T*>(dst);
+    const T* in = static_cast<const T*>(src);
+#pragma omp parallel for if (batch * rows * cols > (1 << 15)) schedule(static)
+    for (int64_t tile = 0; tile < tiles; ++tile) {
+      const int64_t b = tile / (row_tiles * col_tiles);
+      const int64_t r0 = (tile / col_tiles) % row_tiles * kTile, c0 = tile % col_tiles * kTile;
+      const int64_t r1 = std::min(rows, r0 + kTile), c1 = std::min(cols, c0 + kTile);
+      const T* s = in + batch_offsets[b];
+      T* d = out + b * rows * cols;
+      for (int64_t r = r0; r < r1; ++r) {
+        for (int64_t c = c0; c < c1; ++c) d[r * cols + c] = s[r + c * col_stride];
+      }
+    }
+  });
+}
+
 void triangle_mask(void* x, int64_t batch, int64_t rows, int64_t cols, int64_t diagonal, bool lower,
                    size_t elem_size) {
   auto* base = static_cast<char*>(x);
