@@ -62,14 +62,6 @@ Tensor alloc(const Shape& sizes, const TensorOptions& opts) {
   return Tensor::empty(sizes, o);
 }
 
-template <typename V>
-Tensor from_span(std::span<const V> data, const TensorOptions& opts) {
-  Tensor t = alloc({static_cast<int64_t>(data.size())}, opts);
-  kernels::cpu::convert(t.raw_data(), t.dtype(), data.data(), dtype_of<V>(),
-                        static_cast<int64_t>(data.size()));
-  return finish(t, opts);
-}
-
 // ---- random ------------------------------------------------------------------------------
 
 // Fills n elements; fn(words, j) makes element j of a counter's 4 words, per elements per
@@ -154,10 +146,17 @@ Tensor tensor(const NestedList& data, std::optional<TensorOptions> opts) {
   return finish(t, o);
 }
 
-Tensor tensor(std::span<const float> data, TensorOptions opts) { return from_span(data, opts); }
-Tensor tensor(std::span<const double> data, TensorOptions opts) { return from_span(data, opts); }
-Tensor tensor(std::span<const int64_t> data, TensorOptions opts) { return from_span(data, opts); }
-Tensor tensor(std::span<const int32_t> data, TensorOptions opts) { return from_span(data, opts); }
+template <typename T>
+Tensor tensor(const std::vector<T>& data, TensorOptions opts) {
+  Tensor t = alloc({static_cast<int64_t>(data.size())}, opts);
+  kernels::cpu::convert(t.raw_data(), t.dtype(), data.data(), dtype_of<T>(),
+                        static_cast<int64_t>(data.size()));
+  return finish(t, opts);
+}
+template Tensor tensor<float>(const std::vector<float>&, TensorOptions);
+template Tensor tensor<double>(const std::vector<double>&, TensorOptions);
+template Tensor tensor<int64_t>(const std::vector<int64_t>&, TensorOptions);
+template Tensor tensor<int32_t>(const std::vector<int32_t>&, TensorOptions);
 
 Tensor from_blob(void* data, const Shape& sizes, DType dtype) {
   NABLA_CHECK(data != nullptr || numel_of(sizes) == 0, "from_blob: data is a null pointer");

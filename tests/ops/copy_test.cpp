@@ -83,10 +83,12 @@ TEST(Copy, Gradcheck) {
   auto x = testing::random_input({3, 4}, 1);
   EXPECT_TRUE(gradcheck("clone", [](const auto& in) { return in[0].clone(); }, {x}));
   EXPECT_TRUE(gradcheck("contiguous", [](const auto& in) { return in[0].contiguous(); }, {x}));
+  EXPECT_TRUE(gradcheck("clone", [](const auto& in) { return in[0].t().clone(); }, {x}));
+  EXPECT_TRUE(gradcheck("contiguous", [](const auto& in) { return in[0].t().contiguous(); }, {x}));
   // f64 -> f32 -> f64: rounding to f32 (~6e-8 relative) over a step of 2e-2 gives ~3e-6 error.
   testing::GradcheckOptions loose{.eps = 1e-2, .atol = 1e-5, .rtol = 1e-4};
   EXPECT_TRUE(gradcheck(
-      "to", [](const auto& in) { return in[0].to(kFloat32).to(kFloat64); }, {x}, loose));
+      "to", [](const auto& in) { return in[0].t().to(kFloat32).to(kFloat64); }, {x}, loose));
 }
 
 TEST(Copy, ToIntegerIsNotDifferentiable) {

@@ -3,7 +3,6 @@
 
 #include <initializer_list>
 #include <optional>
-#include <span>
 #include <variant>
 #include <vector>
 
@@ -39,12 +38,11 @@ class NestedList {
 
 /// torch.tensor: tensor({{1, 2}, {3, 4}}) is int64 [2, 2]; ragged lists throw.
 Tensor tensor(const NestedList& data, std::optional<TensorOptions> opts = std::nullopt);
-/// A 1-D tensor copied from a vector (or any contiguous range). These take spans, not
-/// vectors, so that a braced list like tensor({1, 2}) unambiguously means a NestedList.
-Tensor tensor(std::span<const float> data, TensorOptions opts = {});
-Tensor tensor(std::span<const double> data, TensorOptions opts = kFloat64);
-Tensor tensor(std::span<const int64_t> data, TensorOptions opts = kInt64);
-Tensor tensor(std::span<const int32_t> data, TensorOptions opts = kInt32);
+/// A 1-D tensor copied from a std::vector of float, double, int64_t or int32_t, with that
+/// dtype unless opts say otherwise. A template so that a braced list (which cannot deduce T),
+/// like tensor({{1, 2}}), always means a NestedList.
+template <typename T>
+Tensor tensor(const std::vector<T>& data, TensorOptions opts = TensorOptions(dtype_of<T>()));
 /// A tensor that views caller-owned memory (no copy); the memory must outlive it.
 Tensor from_blob(void* data, const Shape& sizes, DType dtype);
 
