@@ -16,3 +16,7 @@
 #include "nabla/io/weights.h"
 #include "nabla/ops/ops.h"
 #include "nabla/optim/optim.h"
+#include "nabla/tokenizers/char_tokenizer.h"
+#include "nabla/tokenizers/gpt2_bpe.h"
+#include "nabla/tokenizers/llama2c_tokenizer.h"
+#include "nabla/tokenizers/tokenizer.h"

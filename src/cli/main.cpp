@@ -1,20 +1,51 @@
-// The nabla program: dispatches to cmd_<name>.cpp; the one place that turns an Error into a
-// message and an exit code.
+// The nabla program: dispatches to cmd_<name>.cpp through a table of subcommands; the one
+// place that turns an Error into a message and an exit code.
 #include <iostream>
 #include <string>
 
+#include "commands.h"
 #include "nabla/core/error.h"
 
+namespace {
+
+struct Command {
+  const char* name;
+  int (*run)(const nabla::cli::Args&);
+  const char* help;
+};
+
+constexpr Command kCommands[] = {
+    {"tokenize", nabla::cli::cmd_tokenize, "text on stdin -> token ids on stdout (or --decode)"},
+};
+
+void usage(std::ostream& os) {
+  os << "usage: nabla <command> [options]   (nabla <command> --help for its options)\n\n"
+        "commands:\n";
+  for (const Command& c : kCommands) os << "  " << c.name << "\t" << c.help << "\n";
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  try {
-    if (argc < 2) {
-      std::cerr << "usage: nabla <command> [options]\n";
-      return 2;
-    }
-    std::cerr << "nabla: unknown command '" << argv[1] << "'\n";
+  if (argc < 2) {
+    usage(std::cerr);
     return 2;
-  } catch (const nabla::Error& e) {
-    std::cerr << "nabla: error: " << e.what() << "\n";
-    return 1;
   }
+  const std::string name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    usage(std::cout);
+    return 0;
+  }
+  for (const Command& c : kCommands) {
+    if (name != c.name) continue;
+    try {
+      return c.run(nabla::cli::Args(argv + 2, argv + argc));
+    } catch (const nabla::Error& e) {
+      std::cerr << "nabla " << name << ": error: " << e.what() << "\n";
+      return 1;
+    }
+  }
+  std::cerr << "nabla: unknown command '" << name << "'\n";
+  usage(std::cerr);
+  return 2;
 }

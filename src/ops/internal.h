@@ -15,7 +15,4 @@ void fill_normal_contiguous(const Tensor& t, double mean, double std, Generator*
 /// on ("a leaf tensor that requires grad is being used in an in-place operation").
 void check_inplace(const char* op, const Tensor& t);
 
-/// The gradient of an input that was broadcast: grad (shape out) summed down to shape.
-Tensor reduce_to_shape(const Tensor& grad, const Shape& shape);
-
 }  // namespace nabla::ops_detail

@@ -1,0 +1,15 @@
+// The nabla subcommands: each cmd_<name>.cpp defines one function taking the arguments after
+// the command name and returning the exit code; errors are thrown as nabla::Error.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace nabla::cli {
+
+using Args = std::vector<std::string>;
+
+/// nabla tokenize: text on stdin -> token ids on stdout, or the reverse with --decode.
+int cmd_tokenize(const Args& args);
+
+}  // namespace nabla::cli
