@@ -7,9 +7,9 @@
 #include <optional>
 
 #include "nabla/autograd/node.h"
-#include "nabla/kernels/cpu/copy.h"
 #include "nabla/ops/creation.h"
 #include "nabla/ops/reduce.h"
+#include "ops/internal.h"
 
 namespace nabla {
 
@@ -107,9 +107,7 @@ Tensor Tensor::reshape(const Shape& sizes) const {
   if (auto st = view_strides(this->shape(), strides(), shape)) {
     return record_reshape("reshape", *this, view_of(*this, shape, *st, offset()));
   }
-  Tensor dense = Tensor::empty(this->shape(), dtype());
-  kernels::cpu::copy_strided(dense.raw_data(), raw_data(), element_size(), this->shape().data(),
-                             strides().data(), dim());
+  Tensor dense = ops_detail::dense_copy(*this);
   return record_reshape("reshape", *this, view_of(dense, shape, contiguous_strides(shape), 0));
 }
 
