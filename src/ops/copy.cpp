@@ -5,6 +5,7 @@
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/autograd/node.h"
 #include "nabla/kernels/cpu/copy.h"
+#include "nabla/kernels/cpu/index.h"
 #include "nabla/ops/creation.h"
 #include "ops/internal.h"
 
@@ -13,14 +14,6 @@ namespace nabla {
 using autograd::Grads;
 
 namespace {
-
-// A contiguous copy of t in its own dtype, outside the graph.
-Tensor dense_copy(const Tensor& t) {
-  Tensor out = Tensor::empty(t.shape(), t.dtype());
-  kernels::cpu::copy_strided(out.raw_data(), t.raw_data(), t.element_size(), t.shape().data(),
-                             t.strides().data(), t.dim());
-  return out;
-}
 
 // src's strides when broadcast to shape (0 on broadcast dims); throws naming op.
 Shape broadcast_strides(const Tensor& src, const Shape& shape, const char* op) {
@@ -42,6 +35,31 @@ Shape broadcast_strides(const Tensor& src, const Shape& shape, const char* op) {
 
 namespace ops_detail {
 
+Tensor dense_copy(const Tensor& t) {
+  Tensor out = Tensor::empty(t.shape(), t.dtype());
+  const int64_t nd = t.dim();
+  // (..., R, C) with stride 1 on R and a larger stride on C: a transposed matrix.
+  if (nd >= 2 && t.numel() > 0 && t.stride(-2) == 1 && t.stride(-1) > 1 && t.size(-2) > 1) {
+    const int64_t rows = t.size(-2), cols = t.size(-1);
+    Shape outer(t.shape().begin(), t.shape().end() - 2);
+    const int64_t batch = numel_of(outer);
+    std::vector<int64_t> offsets(static_cast<size_t>(batch), 0);
+    Shape idx(outer.size(), 0);
+    for (int64_t b = 0; b < batch; ++b) {
+      for (size_t i = 0; i < idx.size(); ++i) offsets[b] += idx[i] * t.strides()[i];
+      for (auto i = static_cast<int64_t>(idx.size()) - 1; i >= 0 && ++idx[i] == outer[i]; --i) {
+        idx[i] = 0;
+      }
+    }
+    kernels::cpu::copy_transposed(out.raw_data(), t.raw_data(), offsets.data(), batch, rows, cols,
+                                  t.stride(-1), t.element_size());
+    return out;
+  }
+  kernels::cpu::copy_strided(out.raw_data(), t.raw_data(), t.element_size(), t.shape().data(),
+                             t.strides().data(), nd);
+  return out;
+}
+
 void check_inplace(const char* op, const Tensor& t) {
   if (!autograd::is_grad_enabled() || !t.requires_grad()) return;
   NABLA_CHECK(!t.is_leaf(), op,
@@ -55,7 +73,7 @@ void check_inplace(const char* op, const Tensor& t) {
 
 Tensor Tensor::to(DType dtype) const {
   if (dtype == this->dtype()) return *this;
-  const Tensor src = is_contiguous() ? *this : dense_copy(*this);
+  const Tensor src = is_contiguous() ? *this : ops_detail::dense_copy(*this);
   Tensor out = Tensor::empty(shape(), dtype);
   kernels::cpu::convert(out.raw_data(), dtype, src.raw_data(), this->dtype(), numel());
   if (!is_floating(dtype) || !is_floating_point()) return out;
@@ -72,14 +90,14 @@ Tensor Tensor::to(Device device) const {
 }
 
 Tensor Tensor::clone() const {
-  Tensor out = dense_copy(*this);
+  Tensor out = ops_detail::dense_copy(*this);
   if (!is_floating_point()) return out;
   return autograd::record("clone", out, {*this}, [](const Tensor& dy, Grads& g) { g.add(0, dy); });
 }
 
 Tensor Tensor::contiguous() const {
   if (is_contiguous()) return *this;
-  Tensor out = dense_copy(*this);
+  Tensor out = ops_detail::dense_copy(*this);
   if (!is_floating_point()) return out;
   return autograd::record("contiguous", out, {*this},
                           [](const Tensor& dy, Grads& g) { g.add(0, dy); });

@@ -3,6 +3,7 @@
 // (seed, offset, i), never on the thread count.
 #include "nabla/ops/creation.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numbers>
@@ -107,20 +108,35 @@ void fill_uniform(const Tensor& t, double low, double high, Generator& gen) {
   });
 }
 
-// Normal(mean, std) into a contiguous floating tensor: Box-Muller on two words per element.
+// Normal(mean, std) into a contiguous floating tensor: Box-Muller turns the two word pairs of
+// a counter into four normals (cos and sin of each pair), computed in f32 for f32/bf16.
 void fill_normal(const Tensor& t, double mean, double std, Generator& gen) {
   const int64_t n = t.numel();
   dispatch_floating(t.dtype(), "normal_", [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
-    const uint64_t first = reserve(gen, n, 2);
-    philox_fill(t.data<T>(), n, gen.seed(), first, 2, [=](const auto& w, int64_t j) {
-      // u1 in (0, 1] so log(u1) is finite; u2 in [0, 1).
-      constexpr double kTwoPow32 = 4294967296.0;
-      const double u1 = (static_cast<double>(w[2 * j]) + 1.0) / kTwoPow32;
-      const double u2 = static_cast<double>(w[2 * j + 1]) / kTwoPow32;
-      const double z = std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * std::numbers::pi * u2);
-      return static_cast<T>(static_cast<compute_t<T>>(mean + std * z));
-    });
+    using C = compute_t<T>;
+    const uint64_t first = reserve(gen, n, 4);
+    const uint64_t seed = gen.seed();
+    T* out = t.data<T>();
+    const int64_t counters = (n + 3) / 4;
+    const auto m = static_cast<C>(mean), s = static_cast<C>(std);
+    constexpr C kInv32 = C(1) / C(4294967296.0);
+    constexpr C kTwoPi = C(2) * std::numbers::pi_v<C>;
+#pragma omp parallel for if (n > kParallelThreshold) schedule(static)
+    for (int64_t c = 0; c < counters; ++c) {
+      const auto w = philox4x32(seed, first + static_cast<uint64_t>(c));
+      C z[4];
+      for (int p = 0; p < 2; ++p) {
+        // u1 in (0, 1] so log(u1) is finite; u2 in [0, 1).
+        const C u1 = (static_cast<C>(w[2 * p]) + C(1)) * kInv32;
+        const C u2 = static_cast<C>(w[2 * p + 1]) * kInv32;
+        const C r = std::sqrt(C(-2) * std::log(std::min(u1, C(1))));
+        z[2 * p] = r * std::cos(kTwoPi * u2);
+        z[2 * p + 1] = r * std::sin(kTwoPi * u2);
+      }
+      const int64_t base = c * 4;
+      for (int64_t j = 0; j < 4 && base + j < n; ++j) out[base + j] = static_cast<T>(m + s * z[j]);
+    }
   });
 }
 

@@ -9,6 +9,7 @@
 #include "nabla/kernels/cpu/index.h"
 #include "nabla/ops/creation.h"
 #include "nabla/ops/view.h"
+#include "ops/internal.h"
 
 namespace nabla {
 
@@ -18,11 +19,7 @@ namespace {
 
 // A contiguous tensor with t's values, outside the graph (t itself when already contiguous).
 Tensor dense(const Tensor& t) {
-  if (t.is_contiguous()) return t;
-  Tensor out = Tensor::empty(t.shape(), t.dtype());
-  kernels::cpu::copy_strided(out.raw_data(), t.raw_data(), t.element_size(), t.shape().data(),
-                             t.strides().data(), t.dim());
-  return out;
+  return t.is_contiguous() ? t : ops_detail::dense_copy(t);
 }
 
 int64_t prod(const Shape& s, int64_t from, int64_t to) {
@@ -31,17 +28,23 @@ int64_t prod(const Shape& s, int64_t from, int64_t to) {
   return p;
 }
 
-// The index as contiguous int64, every value checked against [-size, size) and wrapped.
+// The index as contiguous int64, every value checked against [-size, size); negative ones are
+// wrapped in a private copy (the caller's index is used as is when it needs no wrapping).
 Tensor checked_index(const char* op, const Tensor& index, int64_t dim, int64_t size) {
   NABLA_CHECK_DTYPE(index.dtype() == kInt64 || index.dtype() == kInt32, op,
                     ": expected index of dtype torch.int64 or torch.int32, got ", index.dtype());
-  Tensor idx = index.dtype() == kInt64 ? dense(index).clone() : index.to(kInt64);
-  int64_t* p = idx.data<int64_t>();
+  Tensor idx = index.dtype() == kInt64 ? dense(index) : index.to(kInt64);
+  const int64_t* p = idx.data<int64_t>();
+  bool negative = false;
   for (int64_t i = 0; i < idx.numel(); ++i) {
     NABLA_CHECK_SHAPE(p[i] >= -size && p[i] < size, op, ": index ", p[i],
                       " is out of bounds for dimension ", dim, " with size ", size);
-    if (p[i] < 0) p[i] += size;
+    negative |= p[i] < 0;
   }
+  if (!negative) return idx;
+  if (idx.is_alias_of(index)) idx = idx.clone();
+  int64_t* q = idx.data<int64_t>();
+  for (int64_t i = 0; i < idx.numel(); ++i) q[i] += q[i] < 0 ? size : 0;
   return idx;
 }
 
@@ -189,9 +192,7 @@ Tensor triangle(const char* op, const Tensor& a, int64_t diagonal, bool lower) {
   check_defined(op, a, "self");
   NABLA_CHECK_SHAPE(a.dim() >= 2, op, ": input tensor must have at least 2 dimensions, got ",
                     a.shape());
-  Tensor out = Tensor::empty(a.shape(), a.dtype());
-  kernels::cpu::copy_strided(out.raw_data(), a.raw_data(), a.element_size(), a.shape().data(),
-                             a.strides().data(), a.dim());
+  Tensor out = ops_detail::dense_copy(a);
   const int64_t rows = a.size(-2), cols = a.size(-1);
   kernels::cpu::triangle_mask(out.raw_data(), a.numel() == 0 ? 0 : a.numel() / (rows * cols), rows,
                               cols, diagonal, lower, a.element_size());

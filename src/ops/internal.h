@@ -11,11 +11,12 @@ namespace nabla::ops_detail {
 void fill_uniform_contiguous(const Tensor& t, double low, double high, Generator* gen);
 void fill_normal_contiguous(const Tensor& t, double mean, double std, Generator* gen);
 
+/// A new contiguous tensor with t's values, outside the graph. Matrices transposed in memory
+/// take a tiled copy.
+Tensor dense_copy(const Tensor& t);
+
 /// Throws when an in-place op would silently break autograd: t requires grad and grad mode is
 /// on ("a leaf tensor that requires grad is being used in an in-place operation").
 void check_inplace(const char* op, const Tensor& t);
-
-/// The gradient of an input that was broadcast: grad (shape out) summed down to shape.
-Tensor reduce_to_shape(const Tensor& grad, const Shape& shape);
 
 }  // namespace nabla::ops_detail

@@ -7,8 +7,8 @@
 #include <optional>
 
 #include "nabla/autograd/node.h"
-#include "nabla/kernels/cpu/copy.h"
 #include "nabla/ops/creation.h"
+#include "nabla/ops/reduce.h"
 #include "ops/internal.h"
 
 namespace nabla {
@@ -100,35 +100,6 @@ int64_t clamp_slice_index(std::optional<int64_t> v, int64_t size, int64_t dflt) 
 
 }  // namespace
 
-namespace ops_detail {
-
-// Sums in double in element order: deterministic, and exact enough for bf16/f32 gradients.
-Tensor reduce_to_shape(const Tensor& grad, const Shape& shape) {
-  if (grad.shape() == shape) return grad;
-  const int64_t gd = grad.dim(), od = static_cast<int64_t>(shape.size());
-  NABLA_ASSERT(gd >= od, "reduce_to_shape ", grad.shape(), " -> ", shape);
-  const Shape contig = contiguous_strides(shape);
-  Shape acc_strides(static_cast<size_t>(gd), 0);
-  for (int64_t i = 0; i < gd; ++i) {
-    const int64_t j = i - (gd - od);
-    if (j >= 0 && shape[j] != 1) acc_strides[i] = contig[j];
-  }
-  std::vector<double> acc(static_cast<size_t>(numel_of(shape)), 0.0);
-  const std::vector<double> g = grad.to_vector();
-  Shape idx(static_cast<size_t>(gd), 0);
-  for (double v : g) {
-    int64_t off = 0;
-    for (int64_t i = 0; i < gd; ++i) off += idx[i] * acc_strides[i];
-    acc[static_cast<size_t>(off)] += v;
-    for (int64_t i = gd - 1; i >= 0 && ++idx[i] == grad.shape()[i]; --i) idx[i] = 0;
-  }
-  Tensor out = Tensor::empty(shape, grad.dtype());
-  kernels::cpu::convert(out.raw_data(), out.dtype(), acc.data(), kFloat64, out.numel());
-  return out;
-}
-
-}  // namespace ops_detail
-
 // ---- reshape family ----------------------------------------------------------------------
 
 Tensor Tensor::reshape(const Shape& sizes) const {
@@ -136,9 +107,7 @@ Tensor Tensor::reshape(const Shape& sizes) const {
   if (auto st = view_strides(this->shape(), strides(), shape)) {
     return record_reshape("reshape", *this, view_of(*this, shape, *st, offset()));
   }
-  Tensor dense = Tensor::empty(this->shape(), dtype());
-  kernels::cpu::copy_strided(dense.raw_data(), raw_data(), element_size(), this->shape().data(),
-                             strides().data(), dim());
+  Tensor dense = ops_detail::dense_copy(*this);
   return record_reshape("reshape", *this, view_of(dense, shape, contiguous_strides(shape), 0));
 }
 
@@ -277,7 +246,7 @@ Tensor Tensor::expand(const Shape& sizes) const {
   const Shape in_shape = shape();
   return autograd::record("expand", view_of(*this, out, st, offset()), {*this},
                           [in_shape](const Tensor& dy, Grads& g) {
-                            g.add(0, ops_detail::reduce_to_shape(dy, in_shape));
+                            g.add(0, sum_to(dy, in_shape));
                           });
 }
 

@@ -78,6 +78,17 @@ TEST(Copy, CloneAndContiguous) {
   EXPECT_EQ(ci.dtype(), kInt64);
 }
 
+TEST(Copy, TransposedMatricesCopyInTiles) {
+  // Odd sizes around the 32-element tile, a batched permute, and a sliced transpose.
+  for (const Tensor& t : {iota({37, 45}).t(), iota({2, 3, 33, 70}).permute({1, 0, 3, 2}),
+                          iota({40, 65}, kFloat32).t().slice(0, 3, 60, 1).slice(1, 1, 39),
+                          iota({5, 2}, kInt64).t()}) {
+    Tensor c = t.contiguous();
+    EXPECT_TRUE(c.is_contiguous());
+    EXPECT_EQ(c.to_vector(), naive(t)) << t.shape();
+  }
+}
+
 TEST(Copy, Gradcheck) {
   using testing::gradcheck;
   auto x = testing::random_input({3, 4}, 1);

@@ -38,6 +38,17 @@ void dispatch_grad(DType t, Fn&& fn) {
   }
 }
 
+template <typename Fn>
+void dispatch_size(size_t elem_size, Fn&& fn) {
+  switch (elem_size) {
+    case 1: fn(uint8_t{}); return;
+    case 2: fn(uint16_t{}); return;
+    case 4: fn(uint32_t{}); return;
+    case 8: fn(uint64_t{}); return;
+    default: NABLA_ASSERT(false, "index kernels: element size ", elem_size);
+  }
+}
+
 // Offset of element `flat` (row-major over sizes) under strides, and its coordinate on dim.
 inline int64_t offset_of(int64_t flat, const int64_t* sizes, const int64_t* strides, int64_t ndim,
                          int64_t skip_dim, int64_t* coord_on_skip) {
@@ -100,36 +111,71 @@ void index_add_rows(void* grad, const void* dy, const int64_t* index, int64_t n_
   });
 }
 
+// Both walk rows of the last dim: the offset of a row's start is decoded once, then each
+// element adds j * last stride (unless the last dim is the indexed one) + index * dim stride.
 void gather(void* dst, const void* src, const int64_t* src_strides, const int64_t* index,
             const int64_t* sizes, int64_t ndim, int64_t dim, size_t elem_size) {
-  int64_t n = 1;
-  for (int64_t d = 0; d < ndim; ++d) n *= sizes[d];
-  auto* out = static_cast<char*>(dst);
-  const auto* s = static_cast<const char*>(src);
-#pragma omp parallel for if (n > (1 << 15)) schedule(static)
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t unused = 0;
-    const int64_t off = offset_of(i, sizes, src_strides, ndim, dim, &unused) +
-                        index[i] * src_strides[dim];
-    std::memcpy(out + static_cast<size_t>(i) * elem_size, s + off * static_cast<int64_t>(elem_size),
-                elem_size);
-  }
+  const int64_t inner = sizes[ndim - 1];
+  int64_t rows = 1;
+  for (int64_t d = 0; d + 1 < ndim; ++d) rows *= sizes[d];
+  const int64_t step = dim == ndim - 1 ? 0 : src_strides[ndim - 1];
+  const int64_t dstride = src_strides[dim];
+  dispatch_size(elem_size, [&](auto tag) {
+    using T = decltype(tag);
+    T* out = static_cast<T*>(dst);
+    const T* s = static_cast<const T*>(src);
+#pragma omp parallel for if (rows * inner > (1 << 15)) schedule(static)
+    for (int64_t r = 0; r < rows; ++r) {
+      int64_t unused = 0;
+      const int64_t base = offset_of(r, sizes, src_strides, ndim - 1, dim, &unused);
+      const int64_t* ix = index + r * inner;
+      T* o = out + r * inner;
+      for (int64_t j = 0; j < inner; ++j) o[j] = s[base + j * step + ix[j] * dstride];
+    }
+  });
 }
 
 void scatter_add(void* grad, const int64_t* grad_strides, const void* dy, const int64_t* index,
                  const int64_t* sizes, int64_t ndim, int64_t dim, DType dtype) {
-  int64_t n = 1;
-  for (int64_t d = 0; d < ndim; ++d) n *= sizes[d];
+  const int64_t inner = sizes[ndim - 1];
+  int64_t rows = 1;
+  for (int64_t d = 0; d + 1 < ndim; ++d) rows *= sizes[d];
+  const int64_t step = dim == ndim - 1 ? 0 : grad_strides[ndim - 1];
+  const int64_t dstride = grad_strides[dim];
   dispatch_grad(dtype, [&](auto* tag) {
     using T = std::remove_pointer_t<decltype(tag)>;
     T* g = static_cast<T*>(grad);
     const T* y = static_cast<const T*>(dy);
     // Sequential: different elements may hit the same gradient slot.
-    for (int64_t i = 0; i < n; ++i) {
+    for (int64_t r = 0; r < rows; ++r) {
       int64_t unused = 0;
-      const int64_t off = offset_of(i, sizes, grad_strides, ndim, dim, &unused) +
-                          index[i] * grad_strides[dim];
-      add_row(g + off, y + i, 1);
+      const int64_t base = offset_of(r, sizes, grad_strides, ndim - 1, dim, &unused);
+      const int64_t* ix = index + r * inner;
+      const T* yr = y + r * inner;
+      for (int64_t j = 0; j < inner; ++j) add_row(g + base + j * step + ix[j] * dstride, yr + j, 1);
+    }
+  });
+}
+
+void copy_transposed(void* dst, const void* src, const int64_t* batch_offsets, int64_t batch,
+                     int64_t rows, int64_t cols, int64_t col_stride, size_t elem_size) {
+  constexpr int64_t kTile = 32;
+  const int64_t row_tiles = (rows + kTile - 1) / kTile, col_tiles = (cols + kTile - 1) / kTile;
+  const int64_t tiles = batch * row_tiles * col_tiles;
+  dispatch_size(elem_size, [&](auto tag) {
+    using T = decltype(tag);
+    T* out = static_cast<T*>(dst);
+    const T* in = static_cast<const T*>(src);
+#pragma omp parallel for if (batch * rows * cols > (1 << 15)) schedule(static)
+    for (int64_t tile = 0; tile < tiles; ++tile) {
+      const int64_t b = tile / (row_tiles * col_tiles);
+      const int64_t r0 = (tile / col_tiles) % row_tiles * kTile, c0 = tile % col_tiles * kTile;
+      const int64_t r1 = std::min(rows, r0 + kTile), c1 = std::min(cols, c0 + kTile);
+      const T* s = in + batch_offsets[b];
+      T* d = out + b * rows * cols;
+      for (int64_t r = r0; r < r1; ++r) {
+        for (int64_t c = c0; c < c1; ++c) d[r * cols + c] = s[r + c * col_stride];
+      }
     }
   });
 }

@@ -33,6 +33,12 @@ void gather(void* dst, const void* src, const int64_t* src_strides, const int64_
 void scatter_add(void* grad, const int64_t* grad_strides, const void* dy, const int64_t* index,
                  const int64_t* sizes, int64_t ndim, int64_t dim, DType dtype);
 
+/// dst (batch, rows, cols) contiguous <- src where element (b, r, c) sits at
+/// batch_offsets[b] + r + c * col_stride: a matrix transposed in memory (.t(), .mT()). Copies
+/// 32 x 32 tiles so both sides stay in cache (a row-by-row strided copy misses on every read).
+void copy_transposed(void* dst, const void* src, const int64_t* batch_offsets, int64_t batch,
+                     int64_t rows, int64_t cols, int64_t col_stride, size_t elem_size);
+
 /// x (batch, rows, cols) contiguous: zeroes the elements above (lower = true, tril) or below
 /// (triu) diagonal `diagonal` in place.
 void triangle_mask(void* x, int64_t batch, int64_t rows, int64_t cols, int64_t diagonal, bool lower,
