@@ -83,10 +83,17 @@ class Optimizer {
   /// Sets unset options of group from the defaults and validates them (throws naming the
   /// optimizer and the option). Called for every group by add_param_group.
   virtual void resolve_options(ParamGroup& group) const = 0;
-  /// Updates one parameter in place. param is contiguous, grad is contiguous with param's
-  /// shape and dtype; state is the parameter's own (empty before its first update).
-  virtual void update(const Tensor& param, const Tensor& grad, ParamState& state,
-                      const ParamGroup& group) = 0;
+  /// A parameter to update: param and grad contiguous with the same shape and dtype; state
+  /// is the parameter's own (empty before its first update), group the one it belongs to.
+  struct ParamUpdate {
+    Tensor param;
+    Tensor grad;
+    ParamState* state;
+    const ParamGroup* group;
+  };
+  /// Updates every listed parameter in place (those with a gradient, in group order), so an
+  /// optimizer can hand them all to one multi-tensor kernel.
+  virtual void update(const std::vector<ParamUpdate>& updates) = 0;
   /// The state_dict field names of a parameter with state: {"momentum_buffer"} for SGD,
   /// {"step", "exp_avg", "exp_avg_sq"} for Adam; load_state_dict requires all of them.
   virtual std::vector<std::string> state_keys() const = 0;
