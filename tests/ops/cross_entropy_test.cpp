@@ -129,6 +129,17 @@ TEST(CrossEntropy, BFloat16ComputesInF32) {
   EXPECT_NEAR(l.item(), cross_entropy(x.to(kFloat64), t).item(), 1e-2 * cross_entropy(x.to(kFloat64), t).item());
 }
 
+TEST(CrossEntropy, BFloat16BackwardMatchesF32) {
+  const Tensor x = random_input({8, 33}, 8, -4, 4, false).to(kBFloat16);
+  const Tensor t = tensor({0, 32, -100, 5, 5, 17, 2, 9});
+  const Tensor xb = testing::leaf(x, kBFloat16), xf = testing::leaf(x, kFloat32);
+  cross_entropy(xb, t, Reduction::Mean, -100, 0.1).backward();
+  cross_entropy(xf, t, Reduction::Mean, -100, 0.1).backward();
+  EXPECT_EQ(xb.grad().dtype(), kBFloat16);
+  // the same f32 arithmetic, then one bf16 rounding of each gradient
+  EXPECT_TRUE(testing::all_close(xb.grad(), xf.grad(), 8e-3, 1e-5));
+}
+
 TEST(CrossEntropy, TargetErrors) {
   const Tensor x = zeros({3, 5});
   EXPECT_THAT([&] { cross_entropy(x, tensor({0, 5, 1})); },

@@ -116,6 +116,19 @@ TEST(LayerNorm, LargeInputIsDeterministicAcrossThreadCounts) {
                            1e-5, 1e-5));
 }
 
+TEST(LayerNorm, BFloat16BackwardMatchesF32) {
+  const Tensor x = random_input({5, 24}, 17, -2, 2, false).to(kBFloat16);
+  const Tensor w = random_input({24}, 18, false).to(kBFloat16);
+  const Tensor dy = random_input({5, 24}, 19, -1, 1, false).to(kBFloat16);
+  const Tensor xb = testing::leaf(x, kBFloat16), wb = testing::leaf(w, kBFloat16);
+  const Tensor xf = testing::leaf(x, kFloat32), wf = testing::leaf(w, kFloat32);
+  layer_norm(xb, wb, Tensor()).backward(dy);
+  layer_norm(xf, wf, Tensor()).backward(dy.to(kFloat32));
+  // f32 arithmetic in both; bf16 stores each gradient with one rounding (2^-8 relative)
+  EXPECT_TRUE(testing::all_close(xb.grad(), xf.grad(), 8e-3, 1e-3));
+  EXPECT_TRUE(testing::all_close(wb.grad(), wf.grad(), 8e-3, 1e-3));
+}
+
 TEST(LayerNorm, RejectsMismatchedWeight) {
   const Tensor x = random_input({2, 5}, 1, -1, 1, false);
   EXPECT_THAT([&] { layer_norm(x, random_input({4}, 2, -1, 1, false), Tensor()); },

@@ -32,11 +32,14 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target,
                             Reduction reduction = Reduction::Mean);
 Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
                                         Reduction reduction = Reduction::Mean);
-/// logits (N, C) or (N, C, d...) or (C); target int64 class indices; fused log-softmax.
+/// logits (N, C) or (N, C, d...) or (C); target (N), (N, d...) or () int64 class indices;
+/// fused log-softmax. A position's loss is (1 - ls) * nll + ls / C * sum_c(-log p_c); targets
+/// equal to ignore_index contribute 0, and Mean divides by the number of other targets.
 Tensor cross_entropy(const Tensor& logits, const Tensor& target,
                      Reduction reduction = Reduction::Mean, int64_t ignore_index = -100,
                      double label_smoothing = 0.0);
-/// log_probs (N, C) or (C); target int64 class indices.
+/// log_probs (N, C), (N, C, d...) or (C); target int64 class indices; Mean divides by the
+/// number of targets that are not ignore_index.
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target,
                 Reduction reduction = Reduction::Mean, int64_t ignore_index = -100);
 

@@ -68,7 +68,9 @@ class Optimizer {
   /// Copies of the state and the group options, keyed like torch's state_dict with parameters
   /// numbered across groups in order: "state.<i>.step", "state.<i>.exp_avg",
   /// "state.<i>.exp_avg_sq", "state.<i>.momentum_buffer", "param_groups.<g>.params" (int64
-  /// indices), "param_groups.<g>.<option>" (0-d float64). Scalars are 0-d tensors.
+  /// indices), "param_groups.<g>.<option>" (0-d float64; options lr, weight_decay, momentum,
+  /// dampening, nesterov (0 or 1), beta1, beta2, eps, those the optimizer uses). step is a
+  /// 0-d int64 (torch stores a float32 tensor).
   StateDict state_dict() const;
   /// Restores what state_dict() wrote, for an identical continuation. Checks that the groups
   /// hold the same parameter indices, that every key is known and that every state tensor has
