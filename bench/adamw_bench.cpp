@@ -13,7 +13,8 @@
 
 namespace {
 
-// GPT-2 124M (n_layer 12, n_embd 768, vocab 50257, block 1024): 124,475,904 parameters.
+// GPT-2 124M (n_layer 12, n_embd 768, vocab 50257, block 1024, lm_head tied to wte):
+// 124,439,808 parameters in 148 tensors.
 std::vector<nabla::Shape> gpt2_124m_shapes() {
   const int64_t C = 768, V = 50257, T = 1024;
   std::vector<nabla::Shape> shapes{{V, C}, {T, C}};
@@ -54,7 +55,7 @@ void report(benchmark::State& state, int64_t numel) {
   state.counters["params"] = static_cast<double>(numel);
 }
 
-// The kernel over every tensor, as optim::AdamW::step() calls it.
+// One kernel call (and one parallel region) per tensor.
 void BM_adamw_update(benchmark::State& state) {
   Buffers b;
   int64_t step = 0;
@@ -70,6 +71,25 @@ void BM_adamw_update(benchmark::State& state) {
   report(state, b.numel);
 }
 BENCHMARK(BM_adamw_update)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// All tensors in one multi-tensor call, as optim::AdamW::step() makes it.
+void BM_adam_update_multi(benchmark::State& state) {
+  Buffers b;
+  std::vector<nabla::kernels::cpu::AdamTensor<float>> list;
+  for (size_t i = 0; i < b.p.size(); ++i) {
+    list.push_back({b.p[i].data<float>(), b.g[i].data<float>(), b.m[i].data<float>(),
+                    b.v[i].data<float>(), b.p[i].numel(),
+                    {.lr = 6e-4, .beta1 = 0.9, .beta2 = 0.95, .weight_decay = 0.1, .step = 0}});
+  }
+  for (auto _ : state) {
+    for (auto& x : list) ++x.h.step;
+    nabla::kernels::cpu::adam_update_multi(
+        std::span<const nabla::kernels::cpu::AdamTensor<float>>(list), /*decoupled=*/true);
+    benchmark::ClobberMemory();
+  }
+  report(state, b.numel);
+}
+BENCHMARK(BM_adam_update_multi)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // The optimizer: per-parameter dispatch, state lookup and version bumps on top of the kernel.
 void BM_adamw_step(benchmark::State& state) {

@@ -1,6 +1,7 @@
 // libFuzzer target: arbitrary bytes through GPT-2 BPE; encoding is total and must round-trip
 // byte for byte (with and without the special token allowed). Needs gpt2_encoder.json and
-// gpt2_vocab.bpe from $NABLA_DATA_DIR or ../shared/data beside the repository.
+// gpt2_vocab.bpe from $NABLA_DATA_DIR or ../shared/data beside the repository; without them
+// it says so once and tests nothing.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -21,7 +22,7 @@ std::unique_ptr<nabla::tokenizers::GPT2Tokenizer> load() {
   if (!std::filesystem::exists(dir / "gpt2_encoder.json")) {
     std::fprintf(stderr, "gpt2_bpe_fuzz: no gpt2_encoder.json in %s (set NABLA_DATA_DIR)\n",
                  dir.c_str());
-    std::abort();
+    return nullptr;
   }
   return std::make_unique<nabla::tokenizers::GPT2Tokenizer>(
       (dir / "gpt2_encoder.json").string(), (dir / "gpt2_vocab.bpe").string());
@@ -31,6 +32,7 @@ std::unique_ptr<nabla::tokenizers::GPT2Tokenizer> load() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const auto tok = load();
+  if (tok == nullptr) return 0;
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   if (tok->decode(tok->encode(text)) != text) __builtin_trap();
   if (tok->decode(tok->encode(text, tok->special_tokens())) != text) __builtin_trap();

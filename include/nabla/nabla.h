@@ -14,6 +14,7 @@
 #include "nabla/io/llmc.h"
 #include "nabla/io/safetensors.h"
 #include "nabla/io/weights.h"
+#include "nabla/nn/nn.h"
 #include "nabla/ops/ops.h"
 #include "nabla/optim/optim.h"
 #include "nabla/tokenizers/char_tokenizer.h"

@@ -60,33 +60,48 @@ void Adam::resolve_options(ParamGroup& g) const {
 
 std::vector<std::string> Adam::state_keys() const { return {"step", "exp_avg", "exp_avg_sq"}; }
 
-void Adam::update(const Tensor& param, const Tensor& grad, ParamState& state,
-                  const ParamGroup& group) {
-  if (!state.exp_avg.defined()) {
-    const DType state_dtype = param.dtype() == kFloat64 ? kFloat64 : kFloat32;
-    state.exp_avg = Tensor::empty(param.shape(), state_dtype);
-    state.exp_avg_sq = Tensor::empty(param.shape(), state_dtype);
-    kernels::cpu::fill(state.exp_avg.raw_data(), state_dtype, 0.0, param.numel());
-    kernels::cpu::fill(state.exp_avg_sq.raw_data(), state_dtype, 0.0, param.numel());
-  }
-  state.step += 1;
-  const kernels::cpu::AdamParams h{.lr = *group.lr,
-                                   .beta1 = group.betas->first,
-                                   .beta2 = group.betas->second,
-                                   .eps = *group.eps,
-                                   .weight_decay = *group.weight_decay,
-                                   .step = state.step};
-  dispatch_floating(param.dtype(), name().c_str(), [&](auto tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
-    using S = compute_t<T>;
-    auto* m = state.exp_avg.data<S>();
-    auto* v = state.exp_avg_sq.data<S>();
-    if (decoupled_) {
-      kernels::cpu::adamw_update(param.data<T>(), grad.data<T>(), m, v, param.numel(), h);
-    } else {
-      kernels::cpu::adam_update(param.data<T>(), grad.data<T>(), m, v, param.numel(), h);
+void Adam::update(const std::vector<ParamUpdate>& updates) {
+  // One multi-tensor kernel call per parameter dtype (usually just f32).
+  std::vector<kernels::cpu::AdamTensor<float>> f32;
+  std::vector<kernels::cpu::AdamTensor<double>> f64;
+  std::vector<kernels::cpu::AdamTensor<BFloat16>> bf16;
+  for (const ParamUpdate& u : updates) {
+    ParamState& state = *u.state;
+    const Tensor& p = u.param;
+    if (!state.exp_avg.defined()) {
+      const DType state_dtype = p.dtype() == kFloat64 ? kFloat64 : kFloat32;
+      state.exp_avg = Tensor::empty(p.shape(), state_dtype);
+      state.exp_avg_sq = Tensor::empty(p.shape(), state_dtype);
+      kernels::cpu::fill(state.exp_avg.raw_data(), state_dtype, 0.0, p.numel());
+      kernels::cpu::fill(state.exp_avg_sq.raw_data(), state_dtype, 0.0, p.numel());
     }
-  });
+    state.step += 1;
+    const ParamGroup& group = *u.group;
+    const kernels::cpu::AdamParams h{.lr = *group.lr,
+                                     .beta1 = group.betas->first,
+                                     .beta2 = group.betas->second,
+                                     .eps = *group.eps,
+                                     .weight_decay = *group.weight_decay,
+                                     .step = state.step};
+    dispatch_floating(p.dtype(), name().c_str(), [&](auto tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      using S = compute_t<T>;
+      const kernels::cpu::AdamTensor<T> x{p.data<T>(), u.grad.data<T>(),
+                                          state.exp_avg.data<S>(), state.exp_avg_sq.data<S>(),
+                                          p.numel(), h};
+      if constexpr (std::is_same_v<T, float>) {
+        f32.push_back(x);
+      } else if constexpr (std::is_same_v<T, double>) {
+        f64.push_back(x);
+      } else {
+        bf16.push_back(x);
+      }
+    });
+  }
+  kernels::cpu::adam_update_multi(std::span<const kernels::cpu::AdamTensor<float>>(f32), decoupled_);
+  kernels::cpu::adam_update_multi(std::span<const kernels::cpu::AdamTensor<double>>(f64), decoupled_);
+  kernels::cpu::adam_update_multi(std::span<const kernels::cpu::AdamTensor<BFloat16>>(bf16),
+                                  decoupled_);
 }
 
 }  // namespace nabla::optim

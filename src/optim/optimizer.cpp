@@ -128,6 +128,7 @@ void Optimizer::add_param_group(ParamGroup group) {
 
 void Optimizer::step() {
   NoGradGuard no_grad;
+  std::vector<ParamUpdate> updates;
   size_t index = 0;
   for (const ParamGroup& group : groups_) {
     for (const Tensor& p : group.params) {
@@ -136,10 +137,12 @@ void Optimizer::step() {
       if (!g.defined()) continue;
       NABLA_CHECK_SHAPE(g.shape() == p.shape() && g.dtype() == p.dtype(), name(),
                         ": gradient ", g.describe(), " does not match parameter ", p.describe());
-      update(p, g.is_contiguous() ? g : copy_of(g), st, group);
-      p.storage()->bump_version();
+      updates.push_back({p, g.is_contiguous() ? g : copy_of(g), &st, &group});
     }
   }
+  if (updates.empty()) return;
+  update(updates);
+  for (const ParamUpdate& u : updates) u.param.storage()->bump_version();
 }
 
 void Optimizer::zero_grad(bool set_to_none) {

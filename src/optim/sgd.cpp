@@ -36,27 +36,30 @@ void SGD::resolve_options(ParamGroup& g) const {
 
 std::vector<std::string> SGD::state_keys() const { return {"momentum_buffer"}; }
 
-void SGD::update(const Tensor& param, const Tensor& grad, ParamState& state,
-                 const ParamGroup& group) {
-  kernels::cpu::SGDParams h{.lr = *group.lr,
-                            .momentum = *group.momentum,
-                            .dampening = *group.dampening,
-                            .weight_decay = *group.weight_decay,
-                            .nesterov = *group.nesterov,
-                            .first_step = false};
-  const bool use_buffer = h.momentum != 0.0;
-  if (use_buffer && !state.momentum_buffer.defined()) {
-    const DType state_dtype = param.dtype() == kFloat64 ? kFloat64 : kFloat32;
-    state.momentum_buffer = Tensor::empty(param.shape(), state_dtype);
-    h.first_step = true;  // torch: buf = clone(d_p)
+void SGD::update(const std::vector<ParamUpdate>& updates) {
+  for (const ParamUpdate& u : updates) {
+    const ParamGroup& group = *u.group;
+    ParamState& state = *u.state;
+    kernels::cpu::SGDParams h{.lr = *group.lr,
+                              .momentum = *group.momentum,
+                              .dampening = *group.dampening,
+                              .weight_decay = *group.weight_decay,
+                              .nesterov = *group.nesterov,
+                              .first_step = false};
+    const bool use_buffer = h.momentum != 0.0;
+    if (use_buffer && !state.momentum_buffer.defined()) {
+      const DType state_dtype = u.param.dtype() == kFloat64 ? kFloat64 : kFloat32;
+      state.momentum_buffer = Tensor::empty(u.param.shape(), state_dtype);
+      h.first_step = true;  // torch: buf = clone(d_p)
+    }
+    dispatch_floating(u.param.dtype(), "SGD", [&](auto tag) {
+      using T = std::remove_pointer_t<decltype(tag)>;
+      using S = compute_t<T>;
+      kernels::cpu::sgd_update(u.param.data<T>(), u.grad.data<T>(),
+                               use_buffer ? state.momentum_buffer.data<S>() : nullptr,
+                               u.param.numel(), h);
+    });
   }
-  dispatch_floating(param.dtype(), "SGD", [&](auto tag) {
-    using T = std::remove_pointer_t<decltype(tag)>;
-    using S = compute_t<T>;
-    kernels::cpu::sgd_update(param.data<T>(), grad.data<T>(),
-                             use_buffer ? state.momentum_buffer.data<S>() : nullptr,
-                             param.numel(), h);
-  });
 }
 
 }  // namespace nabla::optim

@@ -133,6 +133,44 @@ TEST(AdamW, FlatKernelFormMatchesStruct) {
   EXPECT_EQ(s1, s2);
 }
 
+// The multi-tensor kernel (chunks shared by threads) gives the same bits as one call per
+// tensor, for tensors smaller and larger than a chunk with their own hyperparameters.
+TEST(AdamW, MultiTensorKernelMatchesPerTensorCalls) {
+  const std::vector<int64_t> sizes{7, 768, 40'000, 1};
+  std::vector<std::vector<float>> p1, p2, g, m1, m2, v1, v2;
+  for (size_t t = 0; t < sizes.size(); ++t) {
+    const auto n = static_cast<size_t>(sizes[t]);
+    const std::vector<double> a = random_values(n, 30 + static_cast<unsigned>(t));
+    const std::vector<double> b = random_values(n, 40 + static_cast<unsigned>(t));
+    p1.emplace_back(a.begin(), a.end());
+    g.emplace_back(b.begin(), b.end());
+    m1.emplace_back(n, 0.01f);
+    v1.emplace_back(n, 0.02f);
+  }
+  p2 = p1, m2 = m1, v2 = v1;
+  for (const bool decoupled : {false, true}) {
+    std::vector<kernels::cpu::AdamTensor<float>> list;
+    for (size_t t = 0; t < sizes.size(); ++t) {
+      const kernels::cpu::AdamParams h{.lr = 1e-3 * static_cast<double>(t + 1),
+                                       .weight_decay = t % 2 == 0 ? 0.1 : 0.0,
+                                       .step = static_cast<int64_t>(t + 2)};
+      list.push_back({p1[t].data(), g[t].data(), m1[t].data(), v1[t].data(), sizes[t], h});
+      if (decoupled) {
+        kernels::cpu::adamw_update(p2[t].data(), g[t].data(), m2[t].data(), v2[t].data(),
+                                   sizes[t], h);
+      } else {
+        kernels::cpu::adam_update(p2[t].data(), g[t].data(), m2[t].data(), v2[t].data(),
+                                  sizes[t], h);
+      }
+    }
+    kernels::cpu::adam_update_multi(std::span<const kernels::cpu::AdamTensor<float>>(list),
+                                    decoupled);
+    EXPECT_EQ(p1, p2);
+    EXPECT_EQ(m1, m2);
+    EXPECT_EQ(v1, v2);
+  }
+}
+
 // Three steps, save, resume into fresh parameters, two more steps: bitwise equal to the
 // uninterrupted run, including per-parameter step counts (b skips step 2).
 TEST(AdamW, StateDictRoundTripContinuesBitwise) {

@@ -2,6 +2,7 @@
 // losses, each a fused op with its own backward.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "nabla/core/rng.h"
@@ -12,13 +13,17 @@ namespace nabla {
 /// Loss reduction: mean over elements (or non-ignored targets), sum, or none.
 enum class Reduction { Mean, Sum, None };
 
-/// weight (V, C) rows picked by integer indices (any shape) -> (*indices.shape, C).
-Tensor embedding(const Tensor& indices, const Tensor& weight);
+/// weight (V, C) rows picked by integer indices (any shape) -> (*indices.shape, C). An index
+/// outside [0, V) throws. Row padding_idx (negative counts from the end) gets no gradient.
+Tensor embedding(const Tensor& indices, const Tensor& weight,
+                 std::optional<int64_t> padding_idx = std::nullopt);
 /// Over the last dim: (x - mean) / sqrt(var + eps) * weight + bias; weight/bias may be undefined.
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
 /// Over the last dim: x / sqrt(mean(x^2) + eps) * weight.
 Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps = 1e-5);
-/// Zeroes elements with probability p and scales the rest by 1/(1-p) when training.
+/// Zeroes elements with probability p and scales the rest by 1/(1-p) when training. The mask
+/// of element i depends only on (seed, offset + i) of the generator (the default one when
+/// gen is null), whose offset advances by numel. Identity when !training or p == 0.
 Tensor dropout(const Tensor& x, double p, bool training, Generator* gen = nullptr);
 
 Tensor mse_loss(const Tensor& input, const Tensor& target, Reduction reduction = Reduction::Mean);
@@ -27,11 +32,14 @@ Tensor binary_cross_entropy(const Tensor& input, const Tensor& target,
                             Reduction reduction = Reduction::Mean);
 Tensor binary_cross_entropy_with_logits(const Tensor& input, const Tensor& target,
                                         Reduction reduction = Reduction::Mean);
-/// logits (N, C) or (N, C, d...) or (C); target int64 class indices; fused log-softmax.
+/// logits (N, C) or (N, C, d...) or (C); target (N), (N, d...) or () int64 class indices;
+/// fused log-softmax. A position's loss is (1 - ls) * nll + ls / C * sum_c(-log p_c); targets
+/// equal to ignore_index contribute 0, and Mean divides by the number of other targets.
 Tensor cross_entropy(const Tensor& logits, const Tensor& target,
                      Reduction reduction = Reduction::Mean, int64_t ignore_index = -100,
                      double label_smoothing = 0.0);
-/// log_probs (N, C) or (C); target int64 class indices.
+/// log_probs (N, C), (N, C, d...) or (C); target int64 class indices; Mean divides by the
+/// number of targets that are not ignore_index.
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target,
                 Reduction reduction = Reduction::Mean, int64_t ignore_index = -100);
 

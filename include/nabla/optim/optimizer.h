@@ -68,7 +68,9 @@ class Optimizer {
   /// Copies of the state and the group options, keyed like torch's state_dict with parameters
   /// numbered across groups in order: "state.<i>.step", "state.<i>.exp_avg",
   /// "state.<i>.exp_avg_sq", "state.<i>.momentum_buffer", "param_groups.<g>.params" (int64
-  /// indices), "param_groups.<g>.<option>" (0-d float64). Scalars are 0-d tensors.
+  /// indices), "param_groups.<g>.<option>" (0-d float64; options lr, weight_decay, momentum,
+  /// dampening, nesterov (0 or 1), beta1, beta2, eps, those the optimizer uses). step is a
+  /// 0-d int64 (torch stores a float32 tensor).
   StateDict state_dict() const;
   /// Restores what state_dict() wrote, for an identical continuation. Checks that the groups
   /// hold the same parameter indices, that every key is known and that every state tensor has
@@ -83,10 +85,17 @@ class Optimizer {
   /// Sets unset options of group from the defaults and validates them (throws naming the
   /// optimizer and the option). Called for every group by add_param_group.
   virtual void resolve_options(ParamGroup& group) const = 0;
-  /// Updates one parameter in place. param is contiguous, grad is contiguous with param's
-  /// shape and dtype; state is the parameter's own (empty before its first update).
-  virtual void update(const Tensor& param, const Tensor& grad, ParamState& state,
-                      const ParamGroup& group) = 0;
+  /// A parameter to update: param and grad contiguous with the same shape and dtype; state
+  /// is the parameter's own (empty before its first update), group the one it belongs to.
+  struct ParamUpdate {
+    Tensor param;
+    Tensor grad;
+    ParamState* state;
+    const ParamGroup* group;
+  };
+  /// Updates every listed parameter in place (those with a gradient, in group order), so an
+  /// optimizer can hand them all to one multi-tensor kernel.
+  virtual void update(const std::vector<ParamUpdate>& updates) = 0;
   /// The state_dict field names of a parameter with state: {"momentum_buffer"} for SGD,
   /// {"step", "exp_avg", "exp_avg_sq"} for Adam; load_state_dict requires all of them.
   virtual std::vector<std::string> state_keys() const = 0;

@@ -45,8 +45,7 @@ class SGD : public Optimizer {
 
  protected:
   void resolve_options(ParamGroup& group) const override;
-  void update(const Tensor& param, const Tensor& grad, ParamState& state,
-              const ParamGroup& group) override;
+  void update(const std::vector<ParamUpdate>& updates) override;
   std::vector<std::string> state_keys() const override;
 
  private:

@@ -6,7 +6,9 @@
 // with errno semantics GCC cannot vectorise std::sqrt, and the Adam loop stays scalar.
 #include "nabla/kernels/cpu/adamw.h"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 namespace nabla::kernels::cpu {
 
@@ -15,39 +17,99 @@ namespace {
 // Below this many elements a parallel region costs more than it saves (DESIGN.md, ~32K).
 constexpr int64_t kParallelThreshold = 1 << 15;
 
-// T: the parameter's storage type; S: the compute and state type.
-template <typename T, typename S, bool kDecoupled>
-void adam_impl(T* param, const T* grad, S* m, S* v, int64_t n, const AdamParams& h) {
+// The scalars of one Adam step in the compute type S, formed as torch forms them.
+template <typename S>
+struct AdamCoeffs {
+  S beta1, beta2, one_minus_beta1, one_minus_beta2, neg_step_size, bias_correction2_sqrt, eps,
+      wd, decay;
+  bool l2;
+};
+
+template <typename S>
+AdamCoeffs<S> adam_coeffs(const AdamParams& h, bool decoupled) {
   const auto step = static_cast<double>(h.step);
   const double bias_correction1 = 1.0 - std::pow(h.beta1, step);
   const double bias_correction2 = 1.0 - std::pow(h.beta2, step);
-  const auto beta1 = static_cast<S>(h.beta1);
-  const auto beta2 = static_cast<S>(h.beta2);
-  const auto one_minus_beta1 = static_cast<S>(1.0 - h.beta1);
-  const auto one_minus_beta2 = static_cast<S>(1.0 - h.beta2);
-  const auto neg_step_size = static_cast<S>(-(h.lr / bias_correction1));
-  const auto bias_correction2_sqrt = static_cast<S>(std::sqrt(bias_correction2));
-  const auto eps = static_cast<S>(h.eps);
-  const auto wd = static_cast<S>(h.weight_decay);
-  const auto decay = static_cast<S>(1.0 - h.lr * h.weight_decay);  // AdamW's p *= 1 - lr*wd
-  const bool l2 = !kDecoupled && h.weight_decay != 0.0;
-#pragma omp parallel for simd if (n > kParallelThreshold) schedule(static)
+  return AdamCoeffs<S>{
+      .beta1 = static_cast<S>(h.beta1),
+      .beta2 = static_cast<S>(h.beta2),
+      .one_minus_beta1 = static_cast<S>(1.0 - h.beta1),
+      .one_minus_beta2 = static_cast<S>(1.0 - h.beta2),
+      .neg_step_size = static_cast<S>(-(h.lr / bias_correction1)),
+      .bias_correction2_sqrt = static_cast<S>(std::sqrt(bias_correction2)),
+      .eps = static_cast<S>(h.eps),
+      .wd = static_cast<S>(h.weight_decay),
+      .decay = static_cast<S>(1.0 - h.lr * h.weight_decay),  // AdamW's p *= 1 - lr*wd
+      .l2 = !decoupled && h.weight_decay != 0.0};
+}
+
+// One contiguous run of n elements. T: the parameter's storage type; S: compute/state type.
+template <typename T, typename S, bool kDecoupled>
+void adam_run(T* param, const T* grad, S* m, S* v, int64_t n, const AdamCoeffs<S>& c) {
+#pragma omp simd
   for (int64_t i = 0; i < n; ++i) {
     auto p = static_cast<S>(param[i]);
     auto g = static_cast<S>(grad[i]);
     if constexpr (kDecoupled) {
-      p = p * decay;
+      p = p * c.decay;
     } else {
-      g = l2 ? g + wd * p : g;  // torch: grad = grad.add(param, alpha=weight_decay)
+      g = c.l2 ? g + c.wd * p : g;  // torch: grad = grad.add(param, alpha=weight_decay)
     }
-    const S mi = m[i] * beta1 + one_minus_beta1 * g;
-    const S vi = v[i] * beta2 + one_minus_beta2 * g * g;
+    const S mi = m[i] * c.beta1 + c.one_minus_beta1 * g;
+    const S vi = v[i] * c.beta2 + c.one_minus_beta2 * g * g;
     m[i] = mi;
     v[i] = vi;
-    const S denom = std::sqrt(vi) / bias_correction2_sqrt + eps;
-    p = p + neg_step_size * mi / denom;  // torch: param.addcdiv_(exp_avg, denom, value=-step_size)
+    const S denom = std::sqrt(vi) / c.bias_correction2_sqrt + c.eps;
+    p = p + c.neg_step_size * mi / denom;  // torch: param.addcdiv_(exp_avg, denom, value=-step_size)
     param[i] = static_cast<T>(p);
   }
+}
+
+// Chunks of this many elements are the unit of work shared among threads (64 KiB per f32
+// stream: small enough to balance, large enough to amortise the loop setup).
+constexpr int64_t kChunk = 1 << 14;
+
+template <typename T, bool kDecoupled>
+void adam_multi(std::span<const AdamTensor<T>> tensors) {
+  using S = compute_t<T>;
+  struct Chunk {
+    size_t tensor;
+    int64_t begin, len;
+  };
+  std::vector<AdamCoeffs<S>> coeffs;
+  std::vector<Chunk> chunks;
+  int64_t total = 0;
+  for (size_t t = 0; t < tensors.size(); ++t) {
+    coeffs.push_back(adam_coeffs<S>(tensors[t].h, kDecoupled));
+    for (int64_t b = 0; b < tensors[t].n; b += kChunk) {
+      chunks.push_back({t, b, std::min(kChunk, tensors[t].n - b)});
+    }
+    total += tensors[t].n;
+  }
+  const auto count = static_cast<int64_t>(chunks.size());
+#pragma omp parallel for if (total > kParallelThreshold) schedule(static)
+  for (int64_t k = 0; k < count; ++k) {
+    const Chunk& ch = chunks[static_cast<size_t>(k)];
+    const AdamTensor<T>& x = tensors[ch.tensor];
+    adam_run<T, S, kDecoupled>(x.param + ch.begin, x.grad + ch.begin, x.m + ch.begin,
+                               x.v + ch.begin, ch.len, coeffs[ch.tensor]);
+  }
+}
+
+template <typename T>
+void adam_dispatch(std::span<const AdamTensor<T>> tensors, bool decoupled) {
+  if (decoupled) {
+    adam_multi<T, true>(tensors);
+  } else {
+    adam_multi<T, false>(tensors);
+  }
+}
+
+template <typename T>
+void adam_one(T* param, const T* grad, compute_t<T>* m, compute_t<T>* v, int64_t n,
+              const AdamParams& h, bool decoupled) {
+  const AdamTensor<T> one{param, grad, m, v, n, h};
+  adam_dispatch<T>(std::span<const AdamTensor<T>>(&one, 1), decoupled);
 }
 
 template <typename T, typename S>
@@ -86,35 +148,45 @@ void sgd_impl(T* param, const T* grad, S* buf, int64_t n, const SGDParams& h) {
 
 void adamw_update(float* param, const float* grad, float* m, float* v, int64_t n,
                   const AdamParams& h) {
-  adam_impl<float, float, true>(param, grad, m, v, n, h);
+  adam_one(param, grad, m, v, n, h, true);
 }
 void adamw_update(double* param, const double* grad, double* m, double* v, int64_t n,
                   const AdamParams& h) {
-  adam_impl<double, double, true>(param, grad, m, v, n, h);
+  adam_one(param, grad, m, v, n, h, true);
 }
 void adamw_update(BFloat16* param, const BFloat16* grad, float* m, float* v, int64_t n,
                   const AdamParams& h) {
-  adam_impl<BFloat16, float, true>(param, grad, m, v, n, h);
+  adam_one(param, grad, m, v, n, h, true);
 }
 void adamw_update(float* param, const float* grad, float* m, float* v, int64_t n, double lr,
                   double beta1, double beta2, double eps, double weight_decay, int64_t step) {
-  adam_impl<float, float, true>(
-      param, grad, m, v, n,
-      AdamParams{.lr = lr, .beta1 = beta1, .beta2 = beta2, .eps = eps,
-                 .weight_decay = weight_decay, .step = step});
+  adam_one(param, grad, m, v, n,
+           AdamParams{.lr = lr, .beta1 = beta1, .beta2 = beta2, .eps = eps,
+                      .weight_decay = weight_decay, .step = step},
+           true);
 }
 
 void adam_update(float* param, const float* grad, float* m, float* v, int64_t n,
                  const AdamParams& h) {
-  adam_impl<float, float, false>(param, grad, m, v, n, h);
+  adam_one(param, grad, m, v, n, h, false);
 }
 void adam_update(double* param, const double* grad, double* m, double* v, int64_t n,
                  const AdamParams& h) {
-  adam_impl<double, double, false>(param, grad, m, v, n, h);
+  adam_one(param, grad, m, v, n, h, false);
 }
 void adam_update(BFloat16* param, const BFloat16* grad, float* m, float* v, int64_t n,
                  const AdamParams& h) {
-  adam_impl<BFloat16, float, false>(param, grad, m, v, n, h);
+  adam_one(param, grad, m, v, n, h, false);
+}
+
+void adam_update_multi(std::span<const AdamTensor<float>> tensors, bool decoupled) {
+  adam_dispatch(tensors, decoupled);
+}
+void adam_update_multi(std::span<const AdamTensor<double>> tensors, bool decoupled) {
+  adam_dispatch(tensors, decoupled);
+}
+void adam_update_multi(std::span<const AdamTensor<BFloat16>> tensors, bool decoupled) {
+  adam_dispatch(tensors, decoupled);
 }
 
 void sgd_update(float* param, const float* grad, float* buf, int64_t n, const SGDParams& h) {

@@ -1,4 +1,4 @@
-// GEMM over OpenBLAS (f32, f64) and oneDNN (bf16; f32 on request). oneDNN primitives are
+// GEMM over oneDNN (bf16, most f32) and OpenBLAS (f64, some f32: see f32_backend). oneDNN primitives are
 // expensive to create (0.1-several ms), so each one is made once per geometry and kept in a
 // map keyed by (shape, strides, dtypes, alpha, beta, bias, threads); keys are compared
 // exactly, so the same call always runs the same primitive (deterministic).
@@ -187,12 +187,23 @@ bool trivial_case(const GemmLayout& g, acc_t<CT> beta, CT* C, const AB* bias) {
   return false;
 }
 
+// The f32 library for Auto, a pure function of the geometry (so results are deterministic).
+// Measured on this CPU (bench/matmul_bench.cpp, 1 and 2 threads, GPT-2 shapes, M = 256):
+// oneDNN 2.6's f32 matmul beats OpenBLAS by 1.2-2x on x W^T, dy W and dy^T x, except for a
+// plain (untransposed) B whose N is 3 * 2^k >= 3072, where it drops to 0.6x (N = 3072, K = 768:
+// 7.5 vs 12.3 GFLOP/s on one thread; N = 2048, 3000, 4096 are fine).
+GemmBackend f32_backend(const GemmLayout& g) {
+  if (g.backend != GemmBackend::Auto) return g.backend;
+  const bool odd_multiple = g.N >= 3072 && g.N % 1024 == 0 && (g.N & (g.N - 1)) != 0;
+  return !g.trans_b && odd_multiple ? GemmBackend::OpenBlas : GemmBackend::Dnnl;
+}
+
 }  // namespace
 
 void gemm(const GemmLayout& g, float alpha, const float* A, const float* B, float beta, float* C,
           const float* bias) {
   if (trivial_case(g, beta, C, bias)) return;
-  if (g.backend == GemmBackend::Dnnl) {
+  if (f32_backend(g) == GemmBackend::Dnnl) {
     dnnl_gemm(g, alpha, A, B, beta, C, bias);
   } else {
     blas_gemm(g, alpha, A, B, beta, C, bias);

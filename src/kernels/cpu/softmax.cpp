@@ -1,10 +1,11 @@
 // Softmax family along the middle axis of (outer, R, inner). A row is processed in three
-// vectorised passes (max, exp + sum, scale); f32 uses a polynomial exp that GCC vectorises
-// (glibc's expf is not vectorised without -ffast-math), f64 uses std::exp for gradcheck.
+// vectorised passes (max, exp + sum, scale); f32 uses a polynomial exp (AVX2 intrinsics where
+// available; glibc's expf is not vectorised without -ffast-math), f64 uses std::exp.
 #include "nabla/kernels/cpu/softmax.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -33,10 +34,72 @@ inline float exp_f32(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * r * r + r + 1.0f;
-  const float scale = std::bit_cast<float>((static_cast<int32_t>(n) + 127) << 23);
+  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  float scale;
+  std::memcpy(&scale, &bits, sizeof scale);
   const float v = p * scale;
   const float big = x > 88.0f ? std::numeric_limits<float>::infinity() : v;
   return x < -87.0f ? 0.0f : (x != x ? x : big);
+}
+
+#if defined(__AVX2__) && defined(__FMA__)
+// exp_f32 on 8 lanes. Written with intrinsics because GCC 12 does not vectorise the exponent
+// bit trick of the scalar version (measured 5x slower softmax than PyTorch without this).
+inline __m256 exp8(__m256 x) {
+  const __m256 lo = _mm256_set1_ps(-87.0f), hi = _mm256_set1_ps(88.0f);
+  const __m256 xc = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+  const __m256 n = _mm256_floor_ps(
+      _mm256_fmadd_ps(xc, _mm256_set1_ps(1.44269504088896341f), _mm256_set1_ps(0.5f)));
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), xc);
+  r = _mm256_fmadd_ps(n, _mm256_set1_ps(2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+  p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  __m256 v = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+  v = _mm256_blendv_ps(v, _mm256_set1_ps(std::numeric_limits<float>::infinity()),
+                       _mm256_cmp_ps(x, hi, _CMP_GT_OQ));
+  v = _mm256_blendv_ps(v, _mm256_setzero_ps(), _mm256_cmp_ps(x, lo, _CMP_LT_OQ));
+  return _mm256_blendv_ps(v, x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
+}
+#endif
+
+// sum_i exp(x[i] - m), also stored to y[i] unless y is null. Lanes are added in a fixed order.
+inline float exp_sum(float* y, const float* x, int64_t R, float m) {
+  int64_t i = 0;
+  float s = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+  __m256 acc = _mm256_setzero_ps();
+  const __m256 mv = _mm256_set1_ps(m);
+  for (; i + 8 <= R; i += 8) {
+    const __m256 e = exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), mv));
+    if (y != nullptr) _mm256_storeu_ps(y + i, e);
+    acc = _mm256_add_ps(acc, e);
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, acc);
+  for (float l : lanes) s += l;
+#endif
+  for (; i < R; ++i) {
+    const float e = exp_f32(x[i] - m);
+    if (y != nullptr) y[i] = e;
+    s += e;
+  }
+  return s;
+}
+
+inline double exp_sum(double* y, const double* x, int64_t R, double m) {
+  double s = 0;
+  for (int64_t i = 0; i < R; ++i) {
+    const double e = std::exp(x[i] - m);
+    if (y != nullptr) y[i] = e;
+    s += e;
+  }
+  return s;
 }
 
 template <typename C>
@@ -63,22 +126,13 @@ C row_max(const C* x, int64_t R) {
 template <typename C>
 void softmax_row(C* y, const C* x, int64_t R, bool log) {
   const C m = row_max(x, R);
-  C s = 0;
   if (log) {
-#pragma omp simd reduction(+ : s)
-    for (int64_t i = 0; i < R; ++i) s += exp_c(x[i] - m);
-    const C ls = m + std::log(s);
+    const C ls = m + std::log(exp_sum(static_cast<C*>(nullptr), x, R, m));
 #pragma omp simd
     for (int64_t i = 0; i < R; ++i) y[i] = x[i] - ls;
     return;
   }
-#pragma omp simd reduction(+ : s)
-  for (int64_t i = 0; i < R; ++i) {
-    const C e = exp_c(x[i] - m);
-    y[i] = e;
-    s += e;
-  }
-  const C inv = C(1) / s;
+  const C inv = C(1) / exp_sum(y, x, R, m);
 #pragma omp simd
   for (int64_t i = 0; i < R; ++i) y[i] *= inv;
 }
@@ -87,10 +141,7 @@ template <typename C>
 C logsumexp_row(const C* x, int64_t R) {
   const C m = row_max(x, R);
   if (std::isinf(m)) return m;  // all -inf gives -inf; any +inf gives +inf
-  C s = 0;
-#pragma omp simd reduction(+ : s)
-  for (int64_t i = 0; i < R; ++i) s += exp_c(x[i] - m);
-  return m + std::log(s);
+  return m + std::log(exp_sum(static_cast<C*>(nullptr), x, R, m));
 }
 
 // Runs fn(o, i, first, stride, buf) over every row (o, i) in parallel; buf is a per-thread

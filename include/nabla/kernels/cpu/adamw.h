@@ -5,8 +5,10 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 
 #include "nabla/core/bf16.h"
+#include "nabla/core/dispatch.h"
 
 namespace nabla::kernels::cpu {
 
@@ -41,6 +43,25 @@ void adam_update(double* param, const double* grad, double* m, double* v, int64_
                  const AdamParams& h);
 void adam_update(BFloat16* param, const BFloat16* grad, float* m, float* v, int64_t n,
                  const AdamParams& h);
+
+/// One tensor of a multi-tensor Adam/AdamW update: param, grad, m, v hold n elements each;
+/// m and v are in the compute type (f32 for bf16 parameters).
+template <typename T>
+struct AdamTensor {
+  T* param;
+  const T* grad;
+  compute_t<T>* m;
+  compute_t<T>* v;
+  int64_t n;
+  AdamParams h;
+};
+
+/// Updates every tensor in one parallel region: the tensors are cut into fixed chunks that the
+/// threads share statically, so small tensors (biases, norms) cost no region of their own and
+/// the work is balanced. decoupled: AdamW, else Adam. Same arithmetic as adamw_update.
+void adam_update_multi(std::span<const AdamTensor<float>> tensors, bool decoupled);
+void adam_update_multi(std::span<const AdamTensor<double>> tensors, bool decoupled);
+void adam_update_multi(std::span<const AdamTensor<BFloat16>> tensors, bool decoupled);
 
 /// SGD hyperparameters (torch.optim.SGD). first_step: the momentum buffer holds nothing yet
 /// and is set to the (decayed) gradient, as torch does.

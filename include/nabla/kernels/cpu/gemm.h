@@ -1,7 +1,7 @@
 // GEMM: C = alpha * op(A) * op(B) + beta * C (+ bias), row-major, transposes given by layout
 // flags (no copies), optionally batched with element strides. The multiply runs in a library:
-// f32 and f64 in OpenBLAS (OpenMP build), bf16 in oneDNN (AMX), chosen by measurement
-// (BENCHMARKS.md, bench/matmul_bench.cpp).
+// bf16 in oneDNN (AMX), f32 in oneDNN or OpenBLAS by geometry, f64 in OpenBLAS (OpenMP build),
+// chosen by measurement (BENCHMARKS.md, bench/matmul_bench.cpp).
 #pragma once
 
 #include <cstdint>

@@ -1,0 +1,37 @@
+// Parameter initialisation, as torch.nn.init: in-place fills that run without recording a
+// graph and draw from the default generator (nabla::manual_seed makes them repeatable).
+#pragma once
+
+#include <string>
+#include <utility>
+
+#include "nabla/core/tensor.h"
+
+namespace nabla::nn::init {
+
+/// (fan_in, fan_out) of a weight (out, in, *kernel): in * receptive, out * receptive.
+std::pair<int64_t, int64_t> calculate_fan_in_and_fan_out(const Tensor& tensor);
+/// The recommended gain for a nonlinearity: "linear", "conv1d", "sigmoid", "tanh", "relu",
+/// "leaky_relu" (param = negative slope, 0.01 by default), "selu".
+double calculate_gain(const std::string& nonlinearity, double param = 0.01);
+
+Tensor uniform_(Tensor tensor, double a = 0.0, double b = 1.0);
+Tensor normal_(Tensor tensor, double mean = 0.0, double std = 1.0);
+Tensor constant_(Tensor tensor, double value);
+Tensor zeros_(Tensor tensor);
+Tensor ones_(Tensor tensor);
+/// Normal(mean, std) truncated to [a, b] (inverse-CDF sampling, as PyTorch does).
+Tensor trunc_normal_(Tensor tensor, double mean = 0.0, double std = 1.0, double a = -2.0,
+                     double b = 2.0);
+/// U(-bound, bound), bound = gain * sqrt(3 / fan); mode "fan_in" or "fan_out".
+Tensor kaiming_uniform_(Tensor tensor, double a = 0.0, const std::string& mode = "fan_in",
+                        const std::string& nonlinearity = "leaky_relu");
+/// N(0, std^2), std = gain / sqrt(fan).
+Tensor kaiming_normal_(Tensor tensor, double a = 0.0, const std::string& mode = "fan_in",
+                       const std::string& nonlinearity = "leaky_relu");
+/// U(-a, a), a = gain * sqrt(6 / (fan_in + fan_out)).
+Tensor xavier_uniform_(Tensor tensor, double gain = 1.0);
+/// N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out)).
+Tensor xavier_normal_(Tensor tensor, double gain = 1.0);
+
+}  // namespace nabla::nn::init

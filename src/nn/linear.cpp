@@ -1,0 +1,40 @@
+// nn::Linear: parameters, PyTorch's default init (torch/nn/modules/linear.py), forward.
+#include "nabla/nn/linear.h"
+
+#include <cmath>
+
+#include "nabla/nn/init.h"
+#include "nabla/ops/creation.h"
+#include "nabla/ops/matmul.h"
+
+namespace nabla::nn {
+
+Linear::Linear(int64_t in, int64_t out, bool with_bias) : in_features(in), out_features(out) {
+  NABLA_CHECK_SHAPE(in >= 0 && out >= 0, "Linear: in_features and out_features must be >= 0, got ",
+                    in, " and ", out);
+  weight = register_parameter("weight", empty({out, in}));
+  if (with_bias) bias = register_parameter("bias", empty({out}));
+  reset_parameters();
+}
+
+void Linear::reset_parameters() {
+  // a = sqrt(5) makes the weight bound gain * sqrt(3 / fan_in) = 1 / sqrt(fan_in)
+  if (in_features > 0) {
+    init::kaiming_uniform_(weight, std::sqrt(5.0));
+  } else {
+    init::zeros_(weight);
+  }
+  if (bias.defined()) {
+    const double bound = in_features > 0 ? 1.0 / std::sqrt(static_cast<double>(in_features)) : 0.0;
+    init::uniform_(bias, -bound, bound);
+  }
+}
+
+Tensor Linear::forward(const Tensor& x) { return linear(x, weight, bias); }
+
+std::string Linear::extra_repr() const {
+  return "in_features=" + std::to_string(in_features) + ", out_features=" +
+         std::to_string(out_features) + ", bias=" + py_repr(bias.defined());
+}
+
+}  // namespace nabla::nn
