@@ -5,6 +5,7 @@
 #include <type_traits>
 
 #include "kernels/cpu/elementwise_loop.h"
+#include "kernels/cpu/vec_math.h"
 #include "nabla/core/dispatch.h"
 #include "nabla/kernels/cpu/elementwise.h"
 
@@ -93,13 +94,30 @@ template <typename C>
 C gelu_backward(C dy, C x) {
   constexpr C kAlpha = C(M_SQRT1_2);
   constexpr C kBeta = C(M_2_SQRTPI * M_SQRT1_2 * 0.5);  // 1 / sqrt(2 pi)
-  const C cdf = C(0.5) * (C(1) + std::erf(x * kAlpha));
-  const C pdf = kBeta * std::exp(x * x * C(-0.5));
-  return dy * (cdf + x * pdf);
+  if constexpr (std::is_same_v<C, float>) {
+    const C cdf = C(0.5) * detail::one_plus_erf_f32(x * kAlpha);
+    const C pdf = kBeta * detail::exp_f32(x * x * C(-0.5));
+    return dy * (cdf + x * pdf);
+  } else {
+    const C cdf = C(0.5) * (C(1) + std::erf(x * kAlpha));
+    const C pdf = kBeta * std::exp(x * x * C(-0.5));
+    return dy * (cdf + x * pdf);
+  }
+}
+
+// f32: with s = sigmoid(2u), 1 + tanh(u) = 2s and 1 - tanh(u)^2 = 4 s (1 - s).
+inline float gelu_tanh_backward_f32(float dy, float x) {
+  constexpr float kBeta = float(M_SQRT2 * M_2_SQRTPI * 0.5);
+  constexpr float kKappa = 0.044715f;
+  const float x_sq = x * x;
+  const float s = detail::sigmoid_f32(2.0f * kBeta * (x + kKappa * x_sq * x));
+  const float right_derivative = 2.0f * x * s * (1.0f - s) * kBeta * (1.0f + 3.0f * kKappa * x_sq);
+  return dy * (s + right_derivative);
 }
 
 template <typename C>
 C gelu_tanh_backward(C dy, C x) {
+  if constexpr (std::is_same_v<C, float>) return gelu_tanh_backward_f32(dy, x);
   constexpr C kBeta = C(M_SQRT2 * M_2_SQRTPI * 0.5);
   constexpr C kKappa = C(0.044715);
   const C x_sq = x * x;
@@ -131,11 +149,18 @@ void backward(BinaryOp op, const Geometry& g, void* o, const void* dy, const voi
       return map2<T, T>(g, o, dy, v, s, [](C d, C y) { return d * (C(1) - y) * y; });
     case BinaryOp::kReluBackward:
       return map2<T, T>(g, o, dy, v, s, [](C d, C y) { return y <= C(0) ? C(0) : d; });
-    case BinaryOp::kGeluBackward: return map2<T, T>(g, o, dy, v, s, gelu_backward<C>);
-    case BinaryOp::kGeluTanhBackward: return map2<T, T>(g, o, dy, v, s, gelu_tanh_backward<C>);
+    case BinaryOp::kGeluBackward:
+      return map2<T, T>(g, o, dy, v, s, [](C d, C x) { return gelu_backward(d, x); });
+    case BinaryOp::kGeluTanhBackward:
+      return map2<T, T>(g, o, dy, v, s, [](C d, C x) { return gelu_tanh_backward(d, x); });
     case BinaryOp::kSiluBackward:
       return map2<T, T>(g, o, dy, v, s, [](C d, C x) {
-        const C sig = C(1) / (C(1) + std::exp(-x));
+        C sig;
+        if constexpr (std::is_same_v<C, float>) {
+          sig = detail::sigmoid_f32(x);
+        } else {
+          sig = C(1) / (C(1) + std::exp(-x));
+        }
         return d * sig * (C(1) + x * (C(1) - sig));
       });
     case BinaryOp::kClampBackward: {

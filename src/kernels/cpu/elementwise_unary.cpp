@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "kernels/cpu/elementwise_loop.h"
+#include "kernels/cpu/vec_math.h"
 #include "nabla/core/dispatch.h"
 #include "nabla/kernels/cpu/elementwise.h"
 
@@ -71,6 +72,7 @@ void floating_unary(UnaryOp op, const Geometry& g, void* out, const void* in) {
   constexpr C kAlpha = C(M_SQRT1_2);
   constexpr C kBeta = C(M_SQRT2 * M_2_SQRTPI * 0.5);
   constexpr C kKappa = C(0.044715);
+  constexpr bool kFast = std::is_same_v<C, float>;  // vectorised f32 math (vec_math.h)
   switch (op) {
     case UnaryOp::kExp: return map1<T, T>(g, out, in, [](C x) { return std::exp(x); });
     case UnaryOp::kLog: return map1<T, T>(g, out, in, [](C x) { return std::log(x); });
@@ -78,17 +80,31 @@ void floating_unary(UnaryOp op, const Geometry& g, void* out, const void* in) {
     case UnaryOp::kRsqrt: return map1<T, T>(g, out, in, [](C x) { return C(1) / std::sqrt(x); });
     case UnaryOp::kTanh: return map1<T, T>(g, out, in, [](C x) { return std::tanh(x); });
     case UnaryOp::kSigmoid:
+      if constexpr (kFast) return map1<T, T>(g, out, in, [](C x) { return detail::sigmoid_f32(x); });
       return map1<T, T>(g, out, in, [](C x) { return C(1) / (C(1) + std::exp(-x)); });
     case UnaryOp::kGelu:
+      if constexpr (kFast) {
+        return map1<T, T>(g, out, in, [=](C x) {
+          return x * C(0.5) * detail::one_plus_erf_f32(x * kAlpha);
+        });
+      }
       return map1<T, T>(g, out, in, [=](C x) {
         return x * C(0.5) * (C(1) + std::erf(x * kAlpha));
       });
     case UnaryOp::kGeluTanh:
+      // 0.5 x (1 + tanh(u)) = x sigmoid(2u): the same value without cancellation for x << 0.
+      if constexpr (kFast) {
+        return map1<T, T>(g, out, in, [=](C x) {
+          const C inner = kBeta * (x + kKappa * x * x * x);
+          return x * detail::sigmoid_f32(C(2) * inner);
+        });
+      }
       return map1<T, T>(g, out, in, [=](C x) {
         const C inner = kBeta * (x + kKappa * x * x * x);
         return C(0.5) * x * (C(1) + std::tanh(inner));
       });
     case UnaryOp::kSilu:
+      if constexpr (kFast) return map1<T, T>(g, out, in, [](C x) { return x * detail::sigmoid_f32(x); });
       return map1<T, T>(g, out, in, [](C x) { return x / (C(1) + std::exp(-x)); });
     default: break;
   }
@@ -112,10 +128,14 @@ void any_unary(UnaryOp op, const Geometry& g, void* out, const void* in,
     case UnaryOp::kRelu:  // x < 0 ? 0 : x keeps NaN, as torch.relu does
       return map1<T, T>(g, out, in, [](C x) { return x < C(0) ? C(0) : x; });
     case UnaryOp::kClamp: {
-      // NaN in x stays NaN (std::max/min return their first argument when unordered).
+      // NaN in x stays NaN (both comparisons are false); min > max gives max, as in PyTorch.
+      // Ternaries rather than std::min/max, which block vectorisation.
       const C lo = bound<C>(p.lo);
       const C hi = bound<C>(p.hi);
-      return map1<T, T>(g, out, in, [=](C x) { return std::min(std::max(x, lo), hi); });
+      return map1<T, T>(g, out, in, [=](C x) {
+        const C t = x < lo ? lo : x;
+        return t > hi ? hi : t;
+      });
     }
     case UnaryOp::kPowScalar: return pow_scalar<T>(g, out, in, p.exponent);
     default: break;
