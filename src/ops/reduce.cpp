@@ -386,7 +386,7 @@ Tensor Tensor::mean(const Shape& dims, bool keepdim) const {
 Tensor Tensor::var(const Shape& dims, int64_t correction, bool keepdim) const {
   return nabla::var(*this, dims, correction, keepdim);
 }
-Tensor Tensor::var(int64_t correction) const { return nabla::var(*this, {}, correction, false); }
+Tensor Tensor::var() const { return nabla::var(*this, {}, 1, false); }
 Tensor Tensor::max() const { return nabla::max(*this); }
 Tensor Tensor::min() const { return nabla::min(*this); }
 std::pair<Tensor, Tensor> Tensor::max(int64_t dim, bool keepdim) const {

@@ -210,9 +210,11 @@ class Tensor {
   Tensor sum(const Shape& dims, bool keepdim = false) const;
   Tensor mean() const;
   Tensor mean(const Shape& dims, bool keepdim = false) const;
-  /// correction 1 is Bessel's (unbiased, PyTorch's default), 0 the population variance.
+  /// correction 1 is Bessel's (unbiased, PyTorch's default), 0 the population variance;
+  /// empty dims reduce over all of them (x.var(Shape{}, 0)).
   Tensor var(const Shape& dims, int64_t correction = 1, bool keepdim = false) const;
-  Tensor var(int64_t correction = 1) const;
+  /// Unbiased variance of all elements. (No integer overload: x.var({2}) must mean dim 2.)
+  Tensor var() const;
   Tensor max() const;
   Tensor min() const;
   /// (values, indices) along dim.
