@@ -251,7 +251,10 @@ Tensor linspace(double start, double end, int64_t steps, TensorOptions opts) {
     const S step = steps > 1 ? (b - a) / static_cast<S>(steps - 1) : S(0);
     const int64_t half = steps / 2;
     for (int64_t i = 0; i < steps; ++i) {
-      const S v = i < half ? a + step * static_cast<S>(i) : b - step * static_cast<S>(steps - i - 1);
+      // Explicit fma: the compiler contracts these in optimised builds (and torch's kernel
+      // matches that), so spell it out to get the same values in every build.
+      const S v = i < half ? std::fma(step, static_cast<S>(i), a)
+                           : std::fma(-step, static_cast<S>(steps - i - 1), b);
       p[i] = static_cast<T>(v);
     }
     if (steps == 1) p[0] = static_cast<T>(a);  // torch fills start

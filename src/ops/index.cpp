@@ -1,11 +1,7 @@
 // Indexing ops that copy: index_select, gather, cat, stack, tril, triu. Inputs are made
 // contiguous and seen as (outer, dim, inner) blocks so the kernels move whole rows; backwards
 // scatter-add in a fixed order (deterministic with repeated indices).
-#include <numeric>
-
-#include "nabla/autograd/grad_mode.h"
 #include "nabla/autograd/node.h"
-#include "nabla/kernels/cpu/copy.h"
 #include "nabla/kernels/cpu/index.h"
 #include "nabla/ops/creation.h"
 #include "nabla/ops/view.h"
