@@ -1,0 +1,42 @@
+// The interface every causal language model in nabla offers (GPT-2, Llama), so that one
+// training loop, one generation engine and one LoRA injector serve them all.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "nabla/core/tensor.h"
+#include "nabla/nn/module.h"
+
+namespace nabla::models {
+
+/// Keys and values of every attention layer for the positions already seen, preallocated
+/// for max_batch rows of max_seq positions: k[l], v[l] are [max_batch, n_kv_heads, max_seq,
+/// head_dim]. A model's forward with a cache writes positions [start_pos, start_pos + T)
+/// of rows [0, B) and attends over [0, start_pos + T).
+struct KVCache {
+  std::vector<Tensor> k, v;
+  int64_t max_batch = 0;
+  int64_t max_seq = 0;
+};
+
+/// A decoder-only language model: token ids in, next-token logits out.
+class CausalLM : public nn::Module {
+ public:
+  /// tokens: integer [B, T] at positions start_pos .. start_pos + T - 1.
+  /// Returns logits [B, T, vocab_size] (f32). Without a cache start_pos must be 0 and the
+  /// whole sequence is attended causally (training); with one, see KVCache.
+  virtual Tensor forward(const Tensor& tokens, int64_t start_pos, KVCache* cache) = 0;
+
+  /// A zeroed cache for up to max_batch rows of max_seq positions (max_seq <= max_seq_len()).
+  virtual KVCache make_cache(int64_t max_batch, int64_t max_seq) const = 0;
+
+  virtual int64_t vocab_size() const = 0;
+  /// The longest sequence the model's positions support (GPT-2's n_positions, Llama's
+  /// max_seq_len).
+  virtual int64_t max_seq_len() const = 0;
+
+  Tensor forward(const Tensor& tokens) override { return forward(tokens, 0, nullptr); }
+};
+
+}  // namespace nabla::models
