@@ -14,6 +14,8 @@
 #include "nabla/io/llmc.h"
 #include "nabla/io/safetensors.h"
 #include "nabla/io/weights.h"
+#include "nabla/lora/adapter_io.h"
+#include "nabla/lora/lora.h"
 #include "nabla/nn/nn.h"
 #include "nabla/ops/ops.h"
 #include "nabla/optim/optim.h"
