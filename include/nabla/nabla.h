@@ -8,6 +8,8 @@
 #include "nabla/core/rng.h"
 #include "nabla/core/tensor.h"
 #include "nabla/core/threads.h"
+#include "nabla/generate/generate.h"
+#include "nabla/generate/sampler.h"
 #include "nabla/io/idx.h"
 #include "nabla/io/json_config.h"
 #include "nabla/io/llama2c.h"
