@@ -11,6 +11,8 @@
 #include "nabla/data/loader.h"
 #include "nabla/data/prepare.h"
 #include "nabla/data/shard.h"
+#include "nabla/generate/generate.h"
+#include "nabla/generate/sampler.h"
 #include "nabla/io/idx.h"
 #include "nabla/io/json_config.h"
 #include "nabla/io/llama2c.h"
