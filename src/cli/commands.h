@@ -11,5 +11,9 @@ using Args = std::vector<std::string>;
 
 /// nabla tokenize: text on stdin -> token ids on stdout, or the reverse with --decode.
 int cmd_tokenize(const Args& args);
+/// nabla prepare: text files -> tokenizer + train/val token shards.
+int cmd_prepare(const Args& args);
+/// nabla train: GPT-2 pretraining on a prepared dataset.
+int cmd_train(const Args& args);
 
 }  // namespace nabla::cli

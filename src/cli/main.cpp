@@ -16,6 +16,7 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"tokenize", nabla::cli::cmd_tokenize, "text on stdin -> token ids on stdout (or --decode)"},
+    {"prepare", nabla::cli::cmd_prepare, "text files -> tokenizer + train/val token shards"},
 };
 
 void usage(std::ostream& os) {
