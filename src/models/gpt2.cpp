@@ -8,15 +8,28 @@
 
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/nn/init.h"
-#include "nabla/ops/attention.h"
 #include "nabla/ops/creation.h"
 #include "nabla/ops/elementwise.h"
 #include "nabla/ops/matmul.h"
 #include "nabla/ops/nn_functional.h"
+#include "nabla/ops/reduce.h"
+#include "nabla/ops/view.h"
 
 namespace nabla::models {
 
 namespace {
+
+// Causal attention from matmul, softmax and dropout until the fused causal_attention op (same
+// signature) is on main: q (B, NH, Tq, HS), k/v (B, NH, Tk, HS); query i sits at position
+// Tk - Tq + i and attends keys 0 .. Tk - Tq + i.
+Tensor causal_attention(const Tensor& q, const Tensor& k, const Tensor& v, double dropout_p,
+                        Generator* gen) {
+  const int64_t Tq = q.size(2), Tk = k.size(2), HS = q.size(3);
+  const Tensor att = q.matmul(k.transpose(2, 3)) * (1.0 / std::sqrt(static_cast<double>(HS)));
+  const Tensor mask = triu(ones({Tq, Tk}, kBool), Tk - Tq + 1);  // (Tq, Tk) true = hidden
+  const Tensor probs = att.masked_fill(mask, -INFINITY).softmax(-1);
+  return dropout(probs, dropout_p, dropout_p > 0.0, gen).matmul(v);  // (B, NH, Tq, HS)
+}
 
 struct Preset {
   const char* name;
