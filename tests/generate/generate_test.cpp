@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "nabla/ops/ops.h"
+#include "nabla/tokenizers/char_tokenizer.h"
 #include "tests/generate/toy_lm.h"
 
 namespace nabla::generation {
@@ -228,6 +229,40 @@ TEST(Generate, BadInputThrowsClearErrors) {
   EXPECT_THAT([&] { generate(model, {{1}, {2}}, greedy(4), &cache); },
               ::testing::ThrowsMessage<Error>(HasSubstr("max_batch_size 1")));
   EXPECT_EQ(generate(model, {{1, 2}}, greedy(20), &cache).tokens[0].size(), 6u);
+}
+
+TEST(TextCompletion, EncodesGeneratesAndDecodesAfterThePrompt) {
+  ToyLM model(kVocab, 8, 64, 11);
+  const auto tok = tokenizers::CharTokenizer::from_corpus("abcdefghijklmnopqrstuvw");
+  ASSERT_EQ(tok.vocab_size(), kVocab);
+  const std::vector<std::string> prompts = {"abc", "w"};
+  const std::vector<Completion> c = text_completion(model, tok, prompts, greedy(8));
+  ASSERT_EQ(c.size(), 2u);
+  for (size_t b = 0; b < prompts.size(); ++b) {
+    const std::vector<int32_t> ids = tok.encode(prompts[b]);
+    const GenerationResult r = generate(model, {{ids.begin(), ids.end()}}, greedy(8));
+    EXPECT_EQ(c[b].tokens, r.tokens[0]);
+    const std::vector<int32_t> gen(r.tokens[0].begin(), r.tokens[0].end());
+    EXPECT_EQ(c[b].generation, tok.decode(gen));
+    ASSERT_EQ(c[b].pieces.size(), 8u);
+    EXPECT_EQ(c[b].pieces[0], tok.decode_piece(ids.back(), gen[0]));
+    EXPECT_TRUE(c[b].logprobs.empty());
+  }
+  GenerateOptions o = greedy(8);
+  o.echo = true;
+  o.logprobs = true;
+  const std::vector<Completion> e = text_completion(model, tok, {"abc"}, o);
+  EXPECT_EQ(e[0].generation, "abc" + c[0].generation);
+  EXPECT_EQ(e[0].logprobs.size(), 11u);
+  // a stop string ends the row and is cut from the text
+  o = greedy(8);
+  o.stop = {c[0].generation.substr(3, 2)};
+  const std::vector<Completion> s = text_completion(model, tok, {"abc"}, o);
+  EXPECT_EQ(s[0].generation, c[0].generation.substr(0, c[0].generation.find(o.stop[0])));
+  EXPECT_LE(s[0].tokens.size(), 5u);
+  // the char tokenizer has no BOS: an empty prompt has no tokens
+  EXPECT_THAT([&] { text_completion(model, tok, {"ab", ""}, greedy(2)); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("prompt 1 is empty")));
 }
 
 }  // namespace
