@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "../testing/fixture.h"
 #include "nabla/io/llama2c.h"
 
 namespace nabla::io {
@@ -54,6 +55,22 @@ TEST(TorchPth, ReadsTorchSaveShardLikeTheOtherFormats) {
   const Tensor& norm = w.at("norm.weight");
   const Tensor& ref_norm = ref.at("norm.weight");
   for (int64_t i = 0; i < 32; ++i) EXPECT_EQ(norm.at({i}), ref_norm.at({i}));
+}
+
+// f16 is widened to f32, bf16 kept, non-contiguous views made dense, views of one storage
+// share it, parameters unwrapped: every value as PyTorch saved it.
+TEST(TorchPth, ReadsEveryTensorKindAsSaved) {
+  const Weights w = load_torch_pth(fixture("kinds.pth"));
+  const auto fx = testing::load_fixture("torch_pth");
+  ASSERT_EQ(w.size(), fx.tensors.size());
+  for (const auto& [name, expected] : fx.tensors) {
+    const Tensor& t = w.at(name);
+    EXPECT_TRUE(t.is_contiguous()) << name;
+    EXPECT_TRUE(testing::all_close(t.to(expected.dtype()), expected, 0, 0)) << name;
+  }
+  EXPECT_EQ(w.at("f16").dtype(), kFloat32);
+  EXPECT_EQ(w.at("bf16_t").dtype(), kBFloat16);
+  EXPECT_EQ(w.at("scalar").dim(), 0);
 }
 
 TEST(TorchPth, RefusesForeignGlobals) {
