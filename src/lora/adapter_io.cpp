@@ -13,6 +13,7 @@
 #include "io/io_util.h"
 #include "io/json_internal.h"
 #include "nabla/autograd/grad_mode.h"
+#include "nabla/io/atomic_file.h"
 #include "nabla/io/safetensors.h"
 
 namespace nabla::lora {
@@ -81,12 +82,6 @@ json config_json(nn::Module& model, const LoraConfig& c) {
   j["use_dora"] = false;
   j["use_rslora"] = false;
   return j;
-}
-
-void write_text_atomically(const std::string& path, const std::string& text) {
-  io::detail::AtomicWriter out(path, "adapter_config.json");
-  out.write(text.data(), text.size());
-  out.commit();
 }
 
 /// A field that must be absent, null, false or empty for nabla to load the adapter as PEFT
@@ -186,7 +181,7 @@ void save_adapter(nn::Module& model, const std::string& dir, const LoraConfig& c
   NABLA_CHECK_IO(!ec, "save_adapter: cannot create directory ", dir, ": ", ec.message());
   io::save_safetensors(
       join_path(dir, kAdapterWeightsName), adapter_state_dict(model), {{"format", "pt"}});
-  write_text_atomically(join_path(dir, kAdapterConfigName), text);
+  io::write_file_atomic(join_path(dir, kAdapterConfigName), text, "adapter_config.json");
 }
 
 LoraConfig load_adapter_config(const std::string& dir) {
