@@ -12,6 +12,7 @@
 #include "nabla/data/prepare.h"
 #include "nabla/data/shard.h"
 #include "nabla/generate/generate.h"
+#include "nabla/generate/load.h"
 #include "nabla/generate/sampler.h"
 #include "nabla/io/atomic_file.h"
 #include "nabla/io/idx.h"
