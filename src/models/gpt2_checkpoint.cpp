@@ -104,11 +104,34 @@ std::string Gpt2Config::to_json() const {
 
 // ---------------------------------------------------------------------------------------------
 
+// GPT-2's own tensors only, listed here rather than taken from named_parameters(): adapters
+// attached to the Linears (LoRA) add parameters that are not part of the checkpoint.
 std::vector<std::pair<std::string, Tensor>> Gpt2::hf_state_dict() const {
   std::vector<std::pair<std::string, Tensor>> out;
-  for (const auto& [name, p] : named_parameters()) {
-    out.emplace_back(name, is_conv1d(name) ? p.detach().t() : p.detach());  // [in, out] views
+  auto add = [&](const std::string& name, const Tensor& p) {
+    if (p.defined()) out.emplace_back(name, is_conv1d(name) ? p.detach().t() : p.detach());
+  };
+  auto add_linear = [&](const std::string& name, const nn::Linear& fc) {
+    add(name + ".weight", fc.weight);
+    add(name + ".bias", fc.bias);
+  };
+  auto add_norm = [&](const std::string& name, const nn::LayerNorm& ln) {
+    add(name + ".weight", ln.weight);
+    add(name + ".bias", ln.bias);
+  };
+  add("wte.weight", wte->weight);
+  add("wpe.weight", wpe->weight);
+  for (size_t l = 0; l < h.size(); ++l) {
+    const std::string p = "h." + std::to_string(l) + ".";
+    add_norm(p + "ln_1", *h[l]->ln_1);
+    add_linear(p + "attn.c_attn", *h[l]->attn->c_attn);
+    add_linear(p + "attn.c_proj", *h[l]->attn->c_proj);
+    add_norm(p + "ln_2", *h[l]->ln_2);
+    add_linear(p + "mlp.c_fc", *h[l]->mlp->c_fc);
+    add_linear(p + "mlp.c_proj", *h[l]->mlp->c_proj);
   }
+  add_norm("ln_f", *ln_f);
+  if (lm_head) add_linear("lm_head", *lm_head);
   return out;
 }
 

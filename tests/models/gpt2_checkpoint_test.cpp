@@ -84,6 +84,19 @@ TEST(Gpt2Checkpoint, SafetensorsUseHuggingFaceNamesAndConv1DLayouts) {
   EXPECT_EQ(json.get_int("n_embd"), 64);
 }
 
+TEST(Gpt2Checkpoint, HfStateDictHoldsEveryParameterInModuleOrder) {
+  for (bool tied : {true, false}) {
+    Gpt2 model(tiny(tied, tied));
+    const auto hf = model.hf_state_dict();
+    const auto params = model.named_parameters();
+    ASSERT_EQ(hf.size(), params.size());
+    for (size_t i = 0; i < hf.size(); ++i) {
+      EXPECT_EQ(hf[i].first, params[i].first);
+      EXPECT_EQ(hf[i].second.numel(), params[i].second.numel());
+    }
+  }
+}
+
 TEST(Gpt2Checkpoint, LoadsTransformerPrefixLmHeadAndMaskBuffers) {
   manual_seed(3);
   Gpt2 source(tiny());
