@@ -9,6 +9,9 @@ namespace nabla::cli {
 
 using Args = std::vector<std::string>;
 
+/// nabla generate: text from a checkpoint and a tokenizer, streamed as llama2.c's run.c does.
+int cmd_generate(const Args& args);
+
 /// nabla tokenize: text on stdin -> token ids on stdout, or the reverse with --decode.
 int cmd_tokenize(const Args& args);
 /// nabla prepare: text files -> tokenizer + train/val token shards.

@@ -15,6 +15,7 @@ struct Command {
 };
 
 constexpr Command kCommands[] = {
+    {"generate", nabla::cli::cmd_generate, "prompt -> text streamed from a checkpoint"},
     {"tokenize", nabla::cli::cmd_tokenize, "text on stdin -> token ids on stdout (or --decode)"},
     {"prepare", nabla::cli::cmd_prepare, "text files -> tokenizer + train/val token shards"},
 };
