@@ -40,7 +40,8 @@ void run_decode(benchmark::State& state, nabla::models::CausalLM& model) {
     const auto r = nabla::generation::generate(model, prompts, o);
     for (const auto& row : r.tokens) tokens += static_cast<int64_t>(row.size());
   }
-  state.counters["tok/s"] = benchmark::Counter(static_cast<double>(tokens), benchmark::Counter::kIsRate);
+  state.counters["tok/s"] =
+      benchmark::Counter(static_cast<double>(tokens), benchmark::Counter::kIsRate);
   state.counters["threads"] = nabla::get_num_threads();
 }
 
@@ -66,8 +67,10 @@ void BM_decode_stories110m_shape(benchmark::State& state) {
 }
 
 BENCHMARK(BM_decode_stories260k)->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_decode_stories15m_shape)->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_decode_stories110m_shape)->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_decode_stories15m_shape)->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_decode_stories110m_shape)->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 
 }  // namespace
 

@@ -151,7 +151,8 @@ Tensor sample(const Tensor& logits, const SamplingOptions& o, Generator& gen,
       continue;
     }
     const std::array<uint32_t, 4> w = philox4x32(gen.seed(), counter + static_cast<uint64_t>(b));
-    out.data<int64_t>()[b] = sample_from(sampling_distribution(row, o), uniform01_double(w[0], w[1]));
+    const double u = uniform01_double(w[0], w[1]);
+    out.data<int64_t>()[b] = sample_from(sampling_distribution(row, o), u);
   }
   return out;
 }

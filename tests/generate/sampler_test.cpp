@@ -98,12 +98,14 @@ TEST(Sampler, TopPKeepsTokensUntilMassExceedsP) {
   // probs 0.5, 0.3, 0.15, 0.05: Meta keeps a token while the mass before it is <= p.
   const std::vector<float> logits = {std::log(0.15f), std::log(0.5f), std::log(0.05f),
                                      std::log(0.3f)};
-  const std::vector<TokenProb> d = sampling_distribution(logits, {.temperature = 1.0, .top_p = 0.7});
+  const std::vector<TokenProb> d =
+      sampling_distribution(logits, {.temperature = 1.0, .top_p = 0.7});
   ASSERT_EQ(d.size(), 2u);
   EXPECT_EQ(d[0].token, 1);
   EXPECT_EQ(d[1].token, 3);
   EXPECT_NEAR(d[0].prob, 0.5 / 0.8, 1e-6);
-  const std::vector<TokenProb> all = sampling_distribution(logits, {.temperature = 1.0, .top_p = 0.81});
+  const std::vector<TokenProb> all =
+      sampling_distribution(logits, {.temperature = 1.0, .top_p = 0.81});
   EXPECT_EQ(all.size(), 3u);
 }
 
