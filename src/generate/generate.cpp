@@ -123,6 +123,10 @@ bool hits_stop_string(const Row& r, int64_t b, int64_t upto, const GenerateOptio
 // returned (streamed, then checked against the stop strings and max_gen_len).
 void advance_row(Row& r, int64_t b, int64_t cur_pos, const Plan& p, const GenerateOptions& o) {
   if (r.done) return;
+  if (cur_pos >= r.prompt_len + p.max_gen_len) {  // max_gen_len 0: echo's prompt scores only
+    r.done = true;
+    return;
+  }
   if (cur_pos >= r.prompt_len) {
     const int64_t tok = r.tokens[cur_pos];
     if (std::find(o.stop_tokens.begin(), o.stop_tokens.end(), tok) != o.stop_tokens.end()) {
