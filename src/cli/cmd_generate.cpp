@@ -146,6 +146,18 @@ std::vector<std::vector<int64_t>> encode_batch(const tokenizers::Tokenizer& tok,
   return batch;
 }
 
+// The text of a prompt as run.c prints it: everything after a leading BOS (llama2.c's BOS
+// decodes to nothing anyway; GPT-2's <|endoftext|> would print its name).
+std::string prompt_text(tokenizers::StreamDecoder& decoder, const tokenizers::Tokenizer& tok,
+                        const std::vector<int64_t>& prompt) {
+  std::string text;
+  for (size_t i = 0; i < prompt.size(); ++i) {
+    const std::string piece = decoder.push(static_cast<int32_t>(prompt[i]));
+    if (i > 0 || prompt[0] != tok.bos_id().value_or(-1)) text += piece;
+  }
+  return text;
+}
+
 // Generates one batch: a single row streams its text (prompt first) token by token; several
 // rows print each text on its own line at the end. Speeds go to stderr.
 void run_batch(models::CausalLM& model, const tokenizers::Tokenizer& tok,
@@ -159,10 +171,7 @@ void run_batch(models::CausalLM& model, const tokenizers::Tokenizer& tok,
   g.max_gen_len = steps + 1 - min_len;  // rows with longer prompts stop at max_seq_len
   const bool stream = batch.size() == 1;
   tokenizers::StreamDecoder decoder(tok);
-  if (stream) {
-    // run.c prints the prompt as it feeds it (BOS decodes to nothing)
-    for (const int64_t id : batch[0]) print_text(decoder.push(static_cast<int32_t>(id)));
-  }
+  if (stream) print_text(prompt_text(decoder, tok, batch[0]));
   const auto t0 = std::chrono::steady_clock::now();
   double t_first = -1.0;
   g.on_token = [&](int64_t, int64_t id) {
@@ -174,9 +183,10 @@ void run_batch(models::CausalLM& model, const tokenizers::Tokenizer& tok,
   const double total = seconds_since(t0);
   if (stream) print_text(decoder.finish() + "\n");
   for (size_t b = 0; !stream && b < batch.size(); ++b) {
-    std::vector<int32_t> ids(batch[b].begin(), batch[b].end());
-    ids.insert(ids.end(), res.tokens[b].begin(), res.tokens[b].end());
-    print_text(tok.decode(ids) + "\n");
+    tokenizers::StreamDecoder row(tok);
+    std::string text = prompt_text(row, tok, batch[b]);
+    for (const int64_t id : res.tokens[b]) text += row.push(static_cast<int32_t>(id));
+    print_text(text + row.finish() + "\n");
   }
   if (t_first < 0) t_first = total;
   std::fprintf(stderr, "prompt: %lld tokens, %.1f tok/s; generation: %lld tokens, %.1f tok/s\n",
