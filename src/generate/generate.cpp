@@ -140,7 +140,9 @@ GenerationResult collect(std::vector<Row>& rows, const GenerateOptions& o) {
   for (Row& r : rows) {
     const int64_t start = o.echo ? 0 : r.prompt_len;
     res.tokens.emplace_back(r.tokens.begin() + start, r.tokens.begin() + r.end);
-    if (o.logprobs) res.logprobs.emplace_back(r.logprobs.begin() + start, r.logprobs.begin() + r.end);
+    if (o.logprobs) {
+      res.logprobs.emplace_back(r.logprobs.begin() + start, r.logprobs.begin() + r.end);
+    }
   }
   return res;
 }

@@ -1,29 +1,60 @@
 // Checkpoint format detection and the Llama object (Meta's llama/generation.py Llama class).
 #include "nabla/generate/load.h"
 
+#include <cstdint>
 #include <filesystem>
+#include <fstream>
 
 #include "nabla/core/error.h"
+#include "nabla/io/json_config.h"
+#include "nabla/models/gpt2.h"
 #include "nabla/models/llama.h"
 
 namespace nabla::generation {
 
+namespace {
+
+// llm.c's GPT-2 checkpoints start with the int32 magic 20240326.
+bool is_llmc_checkpoint(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  int32_t magic = 0;
+  in.read(reinterpret_cast<char*>(&magic), sizeof magic);
+  return in.good() && magic == 20240326;
+}
+
+std::shared_ptr<models::CausalLM> load_folder(const std::filesystem::path& dir,
+                                              int64_t max_seq_len) {
+  if (std::filesystem::exists(dir / "params.json")) {
+    return models::Llama::from_meta(dir.string(), max_seq_len);
+  }
+  NABLA_CHECK_IO(std::filesystem::exists(dir / "config.json"), "load_causal_lm: ", dir.string(),
+                 " is a folder without params.json (Meta) or config.json (Hugging Face)");
+  const io::JsonConfig config = io::JsonConfig::load((dir / "config.json").string());
+  if (config.get_string("model_type", "") == "gpt2") {
+    return models::Gpt2::from_pretrained(dir.string());
+  }
+  return models::Llama::from_hf(dir.string(), max_seq_len);
+}
+
+}  // namespace
+
 std::shared_ptr<models::CausalLM> load_causal_lm(const std::string& path, int64_t max_seq_len) {
   NABLA_CHECK_IO(std::filesystem::exists(path), "load_causal_lm: cannot open ", path,
                  " (no such file or directory)");
+  NABLA_CHECK(max_seq_len >= 0, "load_causal_lm: max_seq_len must be >= 0, got ", max_seq_len);
   const std::filesystem::path p(path);
+  std::shared_ptr<models::CausalLM> model;
   if (std::filesystem::is_directory(p)) {
-    if (std::filesystem::exists(p / "params.json")) {
-      return models::Llama::from_meta(path, max_seq_len);
-    }
-    NABLA_CHECK_IO(std::filesystem::exists(p / "config.json"), "load_causal_lm: ", path,
-                   " is a folder without params.json (Meta) or config.json (Hugging Face)");
-    return models::Llama::from_hf(path, max_seq_len);
+    model = load_folder(p, max_seq_len);
+  } else if (p.extension() == ".safetensors" || p.filename() == "model.safetensors.index.json") {
+    model = models::Llama::from_hf(path, max_seq_len);
+  } else if (is_llmc_checkpoint(path)) {
+    model = models::Gpt2::from_llmc(path);
+  } else {
+    model = models::Llama::from_llama2c(path, max_seq_len);
   }
-  if (p.extension() == ".safetensors" || p.filename() == "model.safetensors.index.json") {
-    return models::Llama::from_hf(path, max_seq_len);
-  }
-  return models::Llama::from_llama2c(path, max_seq_len);
+  model->eval();  // no dropout when generating
+  return model;
 }
 
 Llama::Llama(std::shared_ptr<models::CausalLM> m, std::shared_ptr<tokenizers::Tokenizer> tok,

@@ -41,7 +41,9 @@ class Zip {
  private:
   template <typename T>
   T get(int64_t at) const {
-    if (at < 0 || at + static_cast<int64_t>(sizeof(T)) > n_) fail(at, "zip structure runs past the end of the file");
+    if (at < 0 || at > n_ - static_cast<int64_t>(sizeof(T))) {
+      fail(at, "zip structure runs past the end of the file");
+    }
     return detail::load_le<T>(p_, static_cast<size_t>(at));
   }
 
@@ -326,6 +328,7 @@ Ref Unpickler::rebuild_tensor(const std::vector<Ref>& a) {
   }
   const Tensor& st = a[0]->tensor;
   const int64_t offset = a[1]->i;
+  if (offset < 0 || offset > st.numel()) fail("storage offset " + std::to_string(offset) + " is invalid");
   Shape sizes, strides;
   int64_t last = offset, numel = 1;
   for (size_t d = 0; d < a[2]->items.size(); ++d) {
@@ -339,7 +342,10 @@ Ref Unpickler::rebuild_tensor(const std::vector<Ref>& a) {
     strides.push_back(sd->i);
     numel *= sz->i;
     if (numel > st.numel() + 1) numel = st.numel() + 1;  // keeps the product bounded
-    if (sz->i > 0) last += (sz->i - 1) * sd->i;
+    int64_t span = 0;
+    if (sz->i > 0 && (!detail::mul_ok(sz->i - 1, sd->i, &span) || !detail::add_ok(last, span, &last))) {
+      fail("tensor extent overflows");
+    }
   }
   if (numel > 0 && (offset < 0 || last >= st.numel())) {
     fail("tensor of size " + Shape(sizes).str() + " at offset " + std::to_string(offset) +

@@ -26,7 +26,14 @@ Tensor causal_attention(const Tensor& q, const Tensor& k, const Tensor& v) {
   const int64_t Hkv = k.size(1), Tk = k.size(2), rep = H / Hkv;
   const Tensor kk = k.unsqueeze(2).expand({B, Hkv, rep, Tk, D}).reshape({B, H, Tk, D});
   const Tensor vv = v.unsqueeze(2).expand({B, Hkv, rep, Tk, D}).reshape({B, H, Tk, D});
-  Tensor att = q.matmul(kk.transpose(2, 3)) * (1.0 / std::sqrt(static_cast<double>(D)));
+  const double scale = 1.0 / std::sqrt(static_cast<double>(D));
+  if (Tq == 1) {
+    // One query (decoding): elementwise products and sums. A matmul here would build a new
+    // oneDNN primitive (a JIT compile) for every cache length.
+    const Tensor p = ((q * kk).sum({3}) * scale).softmax(-1);  // (B, H, Tk)
+    return (p.unsqueeze(-1) * vv).sum({2}, true);                // (B, H, 1, D)
+  }
+  Tensor att = q.matmul(kk.transpose(2, 3)) * scale;
   const Tensor mask = triu(ones({Tq, Tk}, kBool), Tk - Tq + 1);
   return att.masked_fill(mask, -INFINITY).softmax(-1).matmul(vv);
 }

@@ -202,7 +202,8 @@ TEST(Generate, StopStringEndsTheRowAfterTheTokenThatCompletesIt) {
   // the first place where f[3], f[4] occur as a pair ends the row, that token included
   size_t end = 1;
   while (end < f.size() && !(f[end - 1] == f[3] && f[end] == f[4])) ++end;
-  EXPECT_EQ(r.tokens[0], std::vector<int64_t>(f.begin(), f.begin() + static_cast<std::ptrdiff_t>(end) + 1));
+  const auto last = f.begin() + static_cast<std::ptrdiff_t>(end);
+  EXPECT_EQ(r.tokens[0], std::vector<int64_t>(f.begin(), last + 1));
 }
 
 TEST(Generate, BadInputThrowsClearErrors) {

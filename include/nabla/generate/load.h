@@ -13,10 +13,14 @@
 
 namespace nabla::generation {
 
-/// Loads a causal LM from path, by its format: a folder with params.json (Meta's
-/// consolidated.NN.pth) or config.json (Hugging Face safetensors) or a .safetensors file: a
-/// models::Llama; any other file: a llama2.c checkpoint (.bin, versions 0-2). max_seq_len 0
-/// keeps the checkpoint's. Throws nabla::IoError naming the path when it cannot be read.
+/// Loads a causal LM from path by its format, in eval mode:
+///  - a folder with params.json: Meta's consolidated.NN.pth (models::Llama);
+///  - a folder with config.json: Hugging Face safetensors, models::Gpt2 when its model_type is
+///    "gpt2", else models::Llama (also a .safetensors file or a safetensors index file);
+///  - a file starting with llm.c's magic 20240326: an llm.c GPT-2 checkpoint (models::Gpt2);
+///  - any other file: a llama2.c checkpoint (versions 0-2, models::Llama).
+/// max_seq_len 0 keeps the checkpoint's (GPT-2 always keeps n_positions). Throws
+/// nabla::IoError naming the path when it cannot be read.
 std::shared_ptr<models::CausalLM> load_causal_lm(const std::string& path, int64_t max_seq_len = 0);
 
 /// Meta's llama.Llama: build() loads the checkpoint and tokenizer and preallocates one KV cache
