@@ -57,7 +57,8 @@ Plan make_plan(const models::CausalLM& model, const std::vector<std::vector<int6
     p.min_len = std::min(p.min_len, len);
     p.max_len = std::max(p.max_len, len);
   }
-  p.max_gen_len = o.max_gen_len >= 0 ? o.max_gen_len : max_seq - 1;
+  // Any length past max_seq_len behaves the same; clamping keeps the sums below from overflowing.
+  p.max_gen_len = o.max_gen_len >= 0 ? std::min(o.max_gen_len, max_seq) : max_seq - 1;
   NABLA_CHECK(o.max_gen_len >= -1, "generate: max_gen_len must be >= 0 (or -1 for "
               "max_seq_len - 1), got ", o.max_gen_len);
   p.total_len = std::min(max_seq, p.max_gen_len + p.max_len);

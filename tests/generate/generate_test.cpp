@@ -156,6 +156,8 @@ TEST(Generate, TotalLengthIsCappedByMaxSeqLen) {
   EXPECT_TRUE(generate(model, {{1, 2}}, o).tokens[0].empty());
   o.max_gen_len = -1;  // max_seq_len - 1
   EXPECT_EQ(generate(model, {{1}}, o).tokens[0].size(), 7u);
+  o.max_gen_len = INT64_MAX;  // no overflow: as long as max_seq_len allows
+  EXPECT_EQ(generate(model, {{1, 2}}, o).tokens[0].size(), 6u);
 }
 
 TEST(Generate, SeededSamplingIsReproducible) {
