@@ -16,6 +16,7 @@
 #include "nabla/generate/generate.h"
 #include "nabla/generate/load.h"
 #include "nabla/models/llama.h"
+#include "nabla/ops/creation.h"
 
 namespace {
 
@@ -40,7 +41,8 @@ void run_decode(benchmark::State& state, nabla::models::CausalLM& model) {
     const auto r = nabla::generation::generate(model, prompts, o);
     for (const auto& row : r.tokens) tokens += static_cast<int64_t>(row.size());
   }
-  state.counters["tok/s"] = benchmark::Counter(static_cast<double>(tokens), benchmark::Counter::kIsRate);
+  state.counters["tok/s"] =
+      benchmark::Counter(static_cast<double>(tokens), benchmark::Counter::kIsRate);
   state.counters["threads"] = nabla::get_num_threads();
 }
 
@@ -66,8 +68,23 @@ void BM_decode_stories110m_shape(benchmark::State& state) {
 }
 
 BENCHMARK(BM_decode_stories260k)->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_decode_stories15m_shape)->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_decode_stories110m_shape)->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_decode_stories15m_shape)->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_decode_stories110m_shape)->Arg(1)->Arg(8)->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// One sampling step over [B, 32000] logits (temperature 0.6, top-p 0.9): the per-token cost
+// that generate() adds to the model's forward when sampling.
+void BM_sample_top_p(benchmark::State& state) {
+  const int64_t B = state.range(0);
+  nabla::Generator gen(0);
+  const nabla::Tensor logits = nabla::randn({B, 32000}, {}, &gen).mul_(3.0);
+  const nabla::generation::SamplingOptions o{.temperature = 0.6, .top_p = 0.9};
+  for (auto _ : state) benchmark::DoNotOptimize(nabla::generation::sample(logits, o, gen));
+  state.counters["rows/s"] = benchmark::Counter(static_cast<double>(state.iterations() * B),
+                                                benchmark::Counter::kIsRate);
+}
+BENCHMARK(BM_sample_top_p)->Arg(1)->Arg(8)->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

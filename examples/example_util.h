@@ -57,6 +57,10 @@ class Args {
     }
     throw nabla::Error(nabla::detail::concat("--", name, " expects a number, got '", it->second, "'"));
   }
+  std::string get_string(const std::string& name, const std::string& fallback) const {
+    auto it = values_.find(name);
+    return it == values_.end() ? fallback : it->second;
+  }
 
  private:
   std::map<std::string, std::string> values_;

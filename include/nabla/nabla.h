@@ -23,6 +23,8 @@
 #include "nabla/io/safetensors_index.h"
 #include "nabla/io/torch_pth.h"
 #include "nabla/io/weights.h"
+#include "nabla/lora/adapter_io.h"
+#include "nabla/lora/lora.h"
 #include "nabla/models/causal_lm.h"
 #include "nabla/models/gpt2.h"
 #include "nabla/models/llama.h"

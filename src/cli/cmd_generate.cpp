@@ -1,8 +1,10 @@
 // nabla generate: text from a checkpoint, as llama2.c's run.c prints it: the prompt and then
 // each generated token streamed to stdout, the speed in tokens/s on stderr.
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -127,6 +129,73 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
+// Token ids of prompts[first, first + n): BOS where the tokenizer adds it (an empty prompt is
+// BOS alone, as in run.c); each must fit in steps + 1 positions.
+std::vector<std::vector<int64_t>> encode_batch(const tokenizers::Tokenizer& tok,
+                                               const std::vector<std::string>& prompts,
+                                               size_t first, size_t n, int64_t steps) {
+  std::vector<std::vector<int64_t>> batch;
+  for (size_t i = first; i < first + n; ++i) {
+    const std::vector<int32_t> ids = tok.encode(prompts[i]);
+    batch.emplace_back(ids.begin(), ids.end());
+    if (batch.back().empty() && tok.bos_id()) batch.back().push_back(*tok.bos_id());
+    NABLA_CHECK(!batch.back().empty(), "generate: prompt ", i, " encodes to no tokens");
+    NABLA_CHECK(static_cast<int64_t>(batch.back().size()) <= steps + 1, "generate: prompt ", i,
+                " has ", batch.back().size(), " tokens, more than --steps ", steps);
+  }
+  return batch;
+}
+
+// The text of a prompt as run.c prints it: everything after a leading BOS (llama2.c's BOS
+// decodes to nothing anyway; GPT-2's <|endoftext|> would print its name).
+std::string prompt_text(tokenizers::StreamDecoder& decoder, const tokenizers::Tokenizer& tok,
+                        const std::vector<int64_t>& prompt) {
+  std::string text;
+  for (size_t i = 0; i < prompt.size(); ++i) {
+    const std::string piece = decoder.push(static_cast<int32_t>(prompt[i]));
+    if (i > 0 || prompt[0] != tok.bos_id().value_or(-1)) text += piece;
+  }
+  return text;
+}
+
+// Generates one batch: a single row streams its text (prompt first) token by token; several
+// rows print each text on its own line at the end. Speeds go to stderr.
+void run_batch(models::CausalLM& model, const tokenizers::Tokenizer& tok,
+               const std::vector<std::vector<int64_t>>& batch, generation::GenerateOptions g,
+               int64_t steps) {
+  int64_t min_len = INT64_MAX, prompt_tokens = 0, generated = 0;
+  for (const auto& p : batch) {
+    min_len = std::min<int64_t>(min_len, static_cast<int64_t>(p.size()));
+    prompt_tokens += static_cast<int64_t>(p.size());
+  }
+  g.max_gen_len = steps + 1 - min_len;  // rows with longer prompts stop at max_seq_len
+  const bool stream = batch.size() == 1;
+  tokenizers::StreamDecoder decoder(tok);
+  if (stream) print_text(prompt_text(decoder, tok, batch[0]));
+  const auto t0 = std::chrono::steady_clock::now();
+  double t_first = -1.0;
+  g.on_token = [&](int64_t, int64_t id) {
+    if (t_first < 0) t_first = seconds_since(t0);
+    ++generated;
+    if (stream) print_text(decoder.push(static_cast<int32_t>(id)));
+  };
+  const generation::GenerationResult res = generation::generate(model, batch, g);
+  const double total = seconds_since(t0);
+  if (stream) print_text(decoder.finish() + "\n");
+  for (size_t b = 0; !stream && b < batch.size(); ++b) {
+    tokenizers::StreamDecoder row(tok);
+    std::string text = prompt_text(row, tok, batch[b]);
+    for (const int64_t id : res.tokens[b]) text += row.push(static_cast<int32_t>(id));
+    print_text(text + row.finish() + "\n");
+  }
+  if (t_first < 0) t_first = total;
+  std::fprintf(stderr, "prompt: %lld tokens, %.1f tok/s; generation: %lld tokens, %.1f tok/s\n",
+               static_cast<long long>(prompt_tokens), prompt_tokens / std::max(t_first, 1e-9),
+               static_cast<long long>(generated),
+               static_cast<double>(std::max<int64_t>(generated - 1, 0)) /
+                   std::max(total - t_first, 1e-9));
+}
+
 }  // namespace
 
 int cmd_generate(const Args& args) {
@@ -149,54 +218,10 @@ int cmd_generate(const Args& args) {
                                 .repetition_penalty = o.repetition_penalty, .seed = o.seed};
   g.stop_tokens = generation::default_stop_tokens(*tok);
   g.max_seq_len = steps + 1;
-  for (size_t first = 0; first < prompts.size(); first += static_cast<size_t>(o.max_batch_size)) {
-    const size_t n = std::min(prompts.size() - first, static_cast<size_t>(o.max_batch_size));
-    std::vector<std::vector<int64_t>> batch;
-    for (size_t i = first; i < first + n; ++i) {
-      const std::vector<int32_t> ids = tok->encode(prompts[i]);
-      batch.emplace_back(ids.begin(), ids.end());
-      if (batch.back().empty() && tok->bos_id()) batch.back().push_back(*tok->bos_id());
-      NABLA_CHECK(!batch.back().empty(), "generate: prompt ", i, " encodes to no tokens");
-      NABLA_CHECK(static_cast<int64_t>(batch.back().size()) <= steps + 1, "generate: prompt ",
-                  i, " has ", batch.back().size(), " tokens, more than --steps ", steps);
-    }
-    int64_t min_len = INT64_MAX, prompt_tokens = 0, generated = 0;
-    for (const auto& p : batch) {
-      min_len = std::min<int64_t>(min_len, static_cast<int64_t>(p.size()));
-      prompt_tokens += static_cast<int64_t>(p.size());
-    }
-    g.max_gen_len = steps + 1 - min_len;
-    const bool stream = n == 1;
-    tokenizers::StreamDecoder decoder(*tok);
-    if (stream) {
-      // run.c prints the prompt as it feeds it (BOS decodes to nothing)
-      for (const int64_t id : batch[0]) print_text(decoder.push(static_cast<int32_t>(id)));
-    }
-    const auto t0 = std::chrono::steady_clock::now();
-    double t_first = -1.0;
-    g.on_token = [&](int64_t, int64_t id) {
-      if (t_first < 0) t_first = seconds_since(t0);
-      ++generated;
-      if (stream) print_text(decoder.push(static_cast<int32_t>(id)));
-    };
-    const generation::GenerationResult res = generation::generate(*model, batch, g);
-    const double total = seconds_since(t0);
-    if (stream) {
-      print_text(decoder.finish() + "\n");
-    } else {
-      for (size_t b = 0; b < n; ++b) {
-        std::vector<int64_t> all = batch[b];
-        all.insert(all.end(), res.tokens[b].begin(), res.tokens[b].end());
-        const std::vector<int32_t> ids(all.begin(), all.end());
-        print_text(tok->decode(ids) + "\n");
-      }
-    }
-    if (t_first < 0) t_first = total;
-    std::fprintf(stderr, "prompt: %lld tokens, %.1f tok/s; generation: %lld tokens, %.1f tok/s\n",
-                 static_cast<long long>(prompt_tokens), prompt_tokens / std::max(t_first, 1e-9),
-                 static_cast<long long>(generated),
-                 static_cast<double>(std::max<int64_t>(generated - 1, 0)) /
-                     std::max(total - t_first, 1e-9));
+  const auto per_batch = static_cast<size_t>(o.max_batch_size);
+  for (size_t first = 0; first < prompts.size(); first += per_batch) {
+    const size_t n = std::min(prompts.size() - first, per_batch);
+    run_batch(*model, *tok, encode_batch(*tok, prompts, first, n, steps), g, steps);
   }
   return std::fflush(stdout) == 0 ? 0 : 1;
 }

@@ -26,27 +26,33 @@ void validate(const SamplingOptions& o) {
 namespace {
 
 // Descending probability, lower id first on ties: a total order, so sorting is deterministic.
-bool more_likely(const TokenProb& a, const TokenProb& b) {
+// A lambda, so that std::sort inlines it (a function pointer cost 20% of a top-p step).
+constexpr auto more_likely = [](const TokenProb& a, const TokenProb& b) {
   return a.prob > b.prob || (a.prob == b.prob && a.token < b.token);
-}
+};
 
-// softmax(logits / temperature) in double; tokens with p below cutoff are left out.
+// softmax(logits / temperature); tokens with p below cutoff are left out. exp in float (as
+// torch.softmax on float32 logits; 3x faster than double exp, which dominated a 32000-token
+// step), sums in double.
 std::vector<TokenProb> softmax_candidates(std::span<const float> logits, double temperature,
                                           double cutoff) {
   const auto V = static_cast<int64_t>(logits.size());
+  const float* x = logits.data();
   float mx = -INFINITY;
-  for (const float x : logits) mx = std::max(mx, x);
+#pragma omp simd reduction(max : mx)
+  for (int64_t i = 0; i < V; ++i) mx = x[i] > mx ? x[i] : mx;
   NABLA_CHECK(std::isfinite(mx), "sampling: the logits have no finite maximum (", mx, ")");
-  std::vector<double> e(static_cast<size_t>(V));
-  double sum = 0.0;
-  const double inv_t = 1.0 / temperature;
-  for (int64_t i = 0; i < V; ++i) {
-    e[i] = std::exp((static_cast<double>(logits[i]) - mx) * inv_t);
-    sum += e[i];
-  }
+  std::vector<float> e(static_cast<size_t>(V));
+  const auto inv_t = static_cast<float>(1.0 / temperature);
+  for (int64_t i = 0; i < V; ++i) e[i] = std::exp((x[i] - mx) * inv_t);
+  double sum = 0.0;  // a fixed vectorised order: the same result on every run
+#pragma omp simd reduction(+ : sum)
+  for (int64_t i = 0; i < V; ++i) sum += e[i];
+  const double inv_sum = 1.0 / sum, floor = cutoff * sum;
   std::vector<TokenProb> cand;
+  cand.reserve(cutoff > 0.0 ? 256 : static_cast<size_t>(V));
   for (int64_t i = 0; i < V; ++i) {
-    if (e[i] / sum >= cutoff) cand.push_back({i, e[i] / sum});
+    if (e[i] >= floor) cand.push_back({i, e[i] * inv_sum});
   }
   return cand;
 }
@@ -151,7 +157,8 @@ Tensor sample(const Tensor& logits, const SamplingOptions& o, Generator& gen,
       continue;
     }
     const std::array<uint32_t, 4> w = philox4x32(gen.seed(), counter + static_cast<uint64_t>(b));
-    out.data<int64_t>()[b] = sample_from(sampling_distribution(row, o), uniform01_double(w[0], w[1]));
+    const double u = uniform01_double(w[0], w[1]);
+    out.data<int64_t>()[b] = sample_from(sampling_distribution(row, o), u);
   }
   return out;
 }

@@ -1,4 +1,5 @@
-// nn::Linear: parameters, PyTorch's default init (torch/nn/modules/linear.py), forward.
+// nn::Linear: parameters, PyTorch's default init (torch/nn/modules/linear.py), forward, and the
+// adapter hook.
 #include "nabla/nn/linear.h"
 
 #include <cmath>
@@ -30,7 +31,32 @@ void Linear::reset_parameters() {
   }
 }
 
-Tensor Linear::forward(const Tensor& x) { return linear(x, weight, bias); }
+Tensor Linear::forward(const Tensor& x) {
+  Tensor y = linear(x, weight, bias);
+  if (adapter_ && adapter_->active()) y = y + adapter_->delta(x);
+  return y;
+}
+
+void Linear::train(bool on) {
+  Module::train(on);
+  if (adapter_) adapter_->train(on);
+}
+
+void Linear::set_adapter(std::shared_ptr<LinearAdapter> adapter) {
+  NABLA_CHECK(adapter != nullptr, "Linear::set_adapter: adapter is null");
+  NABLA_CHECK(adapter_ == nullptr, "Linear::set_adapter: this Linear(in_features=", in_features,
+              ", out_features=", out_features, ") already has an adapter (", adapter_->name(),
+              ")");
+  // Names are checked before any is registered, so a clash leaves this Linear unchanged.
+  for (const auto& [n, child] : adapter->named_children()) {
+    NABLA_CHECK(n != "weight" && n != "bias" && named_children().empty(),
+                "Linear::set_adapter: the adapter's module '", n,
+                "' clashes with this Linear's attributes");
+  }
+  for (auto& [n, child] : adapter->named_children()) register_module(n, child);
+  adapter->train(is_training());
+  adapter_ = std::move(adapter);
+}
 
 std::string Linear::extra_repr() const {
   return "in_features=" + std::to_string(in_features) + ", out_features=" +

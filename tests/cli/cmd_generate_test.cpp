@@ -8,6 +8,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "nabla/core/rng.h"
+#include "nabla/models/gpt2.h"
 #include "tests/testing/fixture.h"
 #include "tests/tokenizers/helpers.h"
 
@@ -91,6 +93,29 @@ TEST_F(CmdGenerate, SeededSamplingIsReproducibleAndReportsSpeed) {
   EXPECT_NE(run_nabla(args + " --top-k 5 --seed 43").out, "");
   const CliResult speed = run_nabla(args, true);
   EXPECT_THAT(speed.out, HasSubstr("tok/s"));
+}
+
+TEST_F(CmdGenerate, Gpt2FolderWithGpt2Tokenizer) {
+  NABLA_REQUIRE_SHARED_DATA(enc, "gpt2_encoder.json");
+  NABLA_REQUIRE_SHARED_DATA(bpe, "gpt2_vocab.bpe");
+  const std::string tok = dir_.file("gpt2_tok"), model = dir_.file("gpt2_model");
+  std::filesystem::create_directories(tok);
+  std::filesystem::create_symlink(enc, tok + "/encoder.json");
+  std::filesystem::create_symlink(bpe, tok + "/vocab.bpe");
+  manual_seed(5);
+  models::Gpt2Config config{.vocab_size = 50257, .n_positions = 64, .n_embd = 16, .n_layer = 1,
+                            .n_head = 2, .embd_pdrop = 0, .attn_pdrop = 0, .resid_pdrop = 0};
+  models::Gpt2(config).save_pretrained(model);
+  const std::string args = "generate --model " + model + " --tokenizer " + tok +
+                           " --steps 12 --temperature 0";
+  const CliResult r = run_nabla(args + " --prompt 'Hello, world'");
+  EXPECT_EQ(r.status, 0);
+  EXPECT_THAT(r.out, StartsWith("Hello, world"));
+  EXPECT_GT(r.out.size(), std::string("Hello, world\n").size());
+  // an empty prompt starts from <|endoftext|>, which is not printed
+  const CliResult empty = run_nabla(args + " --prompt ''");
+  EXPECT_EQ(empty.status, 0);
+  EXPECT_THAT(empty.out, ::testing::Not(HasSubstr("<|endoftext|>")));
 }
 
 TEST_F(CmdGenerate, BadArgumentsExitWithOne) {

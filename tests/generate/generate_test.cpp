@@ -156,6 +156,8 @@ TEST(Generate, TotalLengthIsCappedByMaxSeqLen) {
   EXPECT_TRUE(generate(model, {{1, 2}}, o).tokens[0].empty());
   o.max_gen_len = -1;  // max_seq_len - 1
   EXPECT_EQ(generate(model, {{1}}, o).tokens[0].size(), 7u);
+  o.max_gen_len = INT64_MAX;  // no overflow: as long as max_seq_len allows
+  EXPECT_EQ(generate(model, {{1, 2}}, o).tokens[0].size(), 6u);
 }
 
 TEST(Generate, SeededSamplingIsReproducible) {
@@ -202,7 +204,8 @@ TEST(Generate, StopStringEndsTheRowAfterTheTokenThatCompletesIt) {
   // the first place where f[3], f[4] occur as a pair ends the row, that token included
   size_t end = 1;
   while (end < f.size() && !(f[end - 1] == f[3] && f[end] == f[4])) ++end;
-  EXPECT_EQ(r.tokens[0], std::vector<int64_t>(f.begin(), f.begin() + static_cast<std::ptrdiff_t>(end) + 1));
+  const auto last = f.begin() + static_cast<std::ptrdiff_t>(end);
+  EXPECT_EQ(r.tokens[0], std::vector<int64_t>(f.begin(), last + 1));
 }
 
 TEST(Generate, BadInputThrowsClearErrors) {

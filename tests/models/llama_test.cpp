@@ -150,6 +150,33 @@ TEST(Llama, ParameterNamesAreMetas) {
   EXPECT_EQ(names.back(), "output.weight");
 }
 
+// Training (and LoRA) backpropagate through rotary embeddings and attention: every parameter
+// gets a gradient, and one weight's gradient agrees with a central difference of the loss.
+TEST(Llama, BackwardReachesEveryParameter) {
+  manual_seed(3);
+  auto model = std::make_shared<Llama>(
+      LlamaConfig{.dim = 16, .n_layers = 2, .n_heads = 4, .n_kv_heads = 2, .vocab_size = 11,
+                  .hidden_dim = 24, .max_seq_len = 8});
+  const Tensor tokens = randint(0, 11, {2, 6}), targets = randint(0, 11, {2, 6});
+  auto loss_of = [&] {
+    return cross_entropy(model->forward(tokens).reshape({12, 11}), targets.reshape({12}));
+  };
+  loss_of().backward();
+  for (const auto& [name, p] : model->named_parameters()) {
+    ASSERT_TRUE(p.grad().defined()) << name;
+    EXPECT_GT(p.grad().abs().sum().item<double>(), 0.0) << name;
+  }
+  Tensor w = model->layers[0]->wk->weight;  // before rotary: the gradient passes through it
+  const double analytic = w.grad().at({3, 5});
+  NoGradGuard no_grad;
+  const double h = 1e-2, orig = w.at({3, 5});
+  w.narrow(0, 3, 1).narrow(1, 5, 1).fill_(orig + h);
+  const double up = loss_of().item<double>();
+  w.narrow(0, 3, 1).narrow(1, 5, 1).fill_(orig - h);
+  const double down = loss_of().item<double>();
+  EXPECT_NEAR((up - down) / (2 * h), analytic, 2e-3 + 2e-2 * std::abs(analytic));  // f32 loss
+}
+
 TEST(Llama, TruncatedCheckpointIsAnIoError) {
   NABLA_REQUIRE_SHARED_DATA(model_path, "stories260K.bin");
   const std::string bytes = read_text(model_path);

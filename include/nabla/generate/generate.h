@@ -67,7 +67,8 @@ struct GenerationResult {
 /// step for every row, where a row still inside its own prompt keeps the prompt token. A row
 /// ends at a stop token, a stop string or max_gen_len tokens; generation ends when all have.
 /// cache: reused when given (its max_batch/max_seq bound the batch and length), else one of
-/// [B, total_len] is made by model.make_cache. Throws nabla::Error on bad input.
+/// [B, total_len] is made by model.make_cache. The model's train/eval mode is left as it is
+/// (call model.eval() for no dropout; load_causal_lm does). Throws nabla::Error on bad input.
 GenerationResult generate(models::CausalLM& model,
                           const std::vector<std::vector<int64_t>>& prompt_tokens,
                           const GenerateOptions& options, models::KVCache* cache = nullptr);
