@@ -257,8 +257,11 @@ std::vector<Completion> text_completion(models::CausalLM& model,
     c.tokens = res.tokens[b];
     const int64_t prev = options.echo ? -1 : prompt_tokens[b].back();
     c.generation = decode_after(tokenizer, prev, c.tokens, &c.pieces);
+    // with echo, stop strings are looked for after the prompt's text only
+    const size_t from =
+        options.echo ? decode_after(tokenizer, -1, prompt_tokens[b], nullptr).size() : 0;
     for (const std::string& s : options.stop) {
-      const size_t at = s.empty() ? std::string::npos : c.generation.find(s);
+      const size_t at = s.empty() ? std::string::npos : c.generation.find(s, from);
       if (at != std::string::npos) c.generation.resize(at);
     }
     if (options.logprobs) c.logprobs = res.logprobs[b];
