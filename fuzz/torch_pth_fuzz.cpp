@@ -1,7 +1,7 @@
-// libFuzzer target: arbitrary bytes as a torch.save zip checkpoint (.pth), parsed from memory. A nabla::Error is the
-// expected answer to bad input; anything else (crash, sanitizer report, other exception, huge
-// allocation) is a bug. Every byte of every returned tensor is read so that a view reaching
-// outside the buffer shows up under ASan.
+// libFuzzer target: arbitrary bytes as a torch.save zip checkpoint (.pth), parsed from memory. A
+// nabla::Error is the expected answer to bad input; anything else (crash, sanitizer report, other
+// exception, huge allocation) is a bug. Every byte of every returned tensor is read so that a view
+// reaching outside the buffer shows up under ASan.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -22,7 +22,8 @@ void touch(const nabla::Tensor& t) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto buf = std::make_shared<nabla::Storage>(size, nabla::Device());
-  if (size > 0) std::memcpy(buf->data(), data, size);
+  if (size > 0)
+    std::memcpy(buf->data(), data, size);
   try {
     const nabla::io::Weights w = nabla::io::parse_torch_pth(buf, "fuzz");
     for (const auto& e : w.entries()) touch(e.tensor);

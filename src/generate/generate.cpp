@@ -57,7 +57,8 @@ Plan make_plan(const models::CausalLM& model, const std::vector<std::vector<int6
     p.min_len = std::min(p.min_len, len);
     p.max_len = std::max(p.max_len, len);
   }
-  p.max_gen_len = o.max_gen_len >= 0 ? o.max_gen_len : max_seq - 1;
+  // Any length past max_seq_len behaves the same; clamping keeps the sums below from overflowing.
+  p.max_gen_len = o.max_gen_len >= 0 ? std::min(o.max_gen_len, max_seq) : max_seq - 1;
   NABLA_CHECK(o.max_gen_len >= -1, "generate: max_gen_len must be >= 0 (or -1 for "
               "max_seq_len - 1), got ", o.max_gen_len);
   p.total_len = std::min(max_seq, p.max_gen_len + p.max_len);
@@ -122,6 +123,10 @@ bool hits_stop_string(const Row& r, int64_t b, int64_t upto, const GenerateOptio
 // returned (streamed, then checked against the stop strings and max_gen_len).
 void advance_row(Row& r, int64_t b, int64_t cur_pos, const Plan& p, const GenerateOptions& o) {
   if (r.done) return;
+  if (cur_pos >= r.prompt_len + p.max_gen_len) {  // max_gen_len 0: echo's prompt scores only
+    r.done = true;
+    return;
+  }
   if (cur_pos >= r.prompt_len) {
     const int64_t tok = r.tokens[cur_pos];
     if (std::find(o.stop_tokens.begin(), o.stop_tokens.end(), tok) != o.stop_tokens.end()) {
@@ -252,8 +257,11 @@ std::vector<Completion> text_completion(models::CausalLM& model,
     c.tokens = res.tokens[b];
     const int64_t prev = options.echo ? -1 : prompt_tokens[b].back();
     c.generation = decode_after(tokenizer, prev, c.tokens, &c.pieces);
+    // with echo, stop strings are looked for after the prompt's text only
+    const size_t from =
+        options.echo ? decode_after(tokenizer, -1, prompt_tokens[b], nullptr).size() : 0;
     for (const std::string& s : options.stop) {
-      const size_t at = s.empty() ? std::string::npos : c.generation.find(s);
+      const size_t at = s.empty() ? std::string::npos : c.generation.find(s, from);
       if (at != std::string::npos) c.generation.resize(at);
     }
     if (options.logprobs) c.logprobs = res.logprobs[b];

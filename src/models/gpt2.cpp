@@ -25,7 +25,14 @@ namespace {
 Tensor causal_attention(const Tensor& q, const Tensor& k, const Tensor& v, double dropout_p,
                         Generator* gen) {
   const int64_t Tq = q.size(2), Tk = k.size(2), HS = q.size(3);
-  const Tensor att = q.matmul(k.transpose(2, 3)) * (1.0 / std::sqrt(static_cast<double>(HS)));
+  const double scale = 1.0 / std::sqrt(static_cast<double>(HS));
+  if (Tq == 1) {
+    // One query (decoding) sees every key: products and sums, because a matmul would build a
+    // new oneDNN primitive (a JIT compile) for every cache length.
+    const Tensor p = ((q * k).sum({3}) * scale).softmax(-1);                   // (B, NH, Tk)
+    return (dropout(p, dropout_p, dropout_p > 0.0, gen).unsqueeze(-1) * v).sum({2}, true);
+  }
+  const Tensor att = q.matmul(k.transpose(2, 3)) * scale;
   const Tensor mask = triu(ones({Tq, Tk}, kBool), Tk - Tq + 1);  // (Tq, Tk) true = hidden
   const Tensor probs = att.masked_fill(mask, -INFINITY).softmax(-1);
   return dropout(probs, dropout_p, dropout_p > 0.0, gen).matmul(v);  // (B, NH, Tq, HS)

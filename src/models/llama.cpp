@@ -31,7 +31,7 @@ Tensor causal_attention(const Tensor& q, const Tensor& k, const Tensor& v) {
     // One query (decoding): elementwise products and sums. A matmul here would build a new
     // oneDNN primitive (a JIT compile) for every cache length.
     const Tensor p = ((q * kk).sum({3}) * scale).softmax(-1);  // (B, H, Tk)
-    return (p.unsqueeze(-1) * vv).sum({2}, true);                // (B, H, 1, D)
+    return (p.unsqueeze(-1) * vv).sum({2}, true);              // (B, H, 1, D)
   }
   Tensor att = q.matmul(kk.transpose(2, 3)) * scale;
   const Tensor mask = triu(ones({Tq, Tk}, kBool), Tk - Tq + 1);
@@ -41,26 +41,31 @@ Tensor causal_attention(const Tensor& q, const Tensor& k, const Tensor& v) {
 }  // namespace
 
 int64_t LlamaConfig::ffn_hidden_dim() const {
-  if (hidden_dim > 0) return hidden_dim;
+  if (hidden_dim > 0)
+    return hidden_dim;
   int64_t h = 2 * (4 * dim) / 3;  // Python's int(2 * hidden_dim / 3) on a non-negative int
-  if (ffn_dim_multiplier) h = static_cast<int64_t>(*ffn_dim_multiplier * static_cast<double>(h));
+  if (ffn_dim_multiplier)
+    h = static_cast<int64_t>(*ffn_dim_multiplier * static_cast<double>(h));
   return multiple_of * ((h + multiple_of - 1) / multiple_of);
 }
 
 void LlamaConfig::validate() const {
-  NABLA_CHECK(dim > 0 && n_layers > 0 && n_heads > 0 && vocab_size > 0 && max_seq_len > 0 &&
-                  n_kv_heads >= 0 && multiple_of > 0,
-              "LlamaConfig: sizes must be positive, got dim=", dim, " n_layers=", n_layers,
-              " n_heads=", n_heads, " n_kv_heads=", n_kv_heads, " vocab_size=", vocab_size,
-              " max_seq_len=", max_seq_len, " multiple_of=", multiple_of);
-  NABLA_CHECK(dim % n_heads == 0, "LlamaConfig: dim ", dim, " is not divisible by n_heads ",
-              n_heads);
-  NABLA_CHECK(n_heads % kv_heads() == 0, "LlamaConfig: n_heads ", n_heads,
-              " is not divisible by n_kv_heads ", kv_heads());
-  NABLA_CHECK(head_dim() % 2 == 0, "LlamaConfig: head_dim ", head_dim(),
-              " must be even (rotary embeddings rotate pairs)");
-  NABLA_CHECK(ffn_hidden_dim() > 0, "LlamaConfig: hidden_dim must be positive, got ",
-              ffn_hidden_dim());
+  NABLA_CHECK(
+      dim > 0 && n_layers > 0 && n_heads > 0 && vocab_size > 0 && max_seq_len > 0 &&
+          n_kv_heads >= 0 && multiple_of > 0,
+      "LlamaConfig: sizes must be positive, got dim=", dim, " n_layers=", n_layers,
+      " n_heads=", n_heads, " n_kv_heads=", n_kv_heads, " vocab_size=", vocab_size,
+      " max_seq_len=", max_seq_len, " multiple_of=", multiple_of);
+  NABLA_CHECK(
+      dim % n_heads == 0, "LlamaConfig: dim ", dim, " is not divisible by n_heads ", n_heads);
+  NABLA_CHECK(
+      n_heads % kv_heads() == 0, "LlamaConfig: n_heads ", n_heads,
+      " is not divisible by n_kv_heads ", kv_heads());
+  NABLA_CHECK(
+      head_dim() % 2 == 0, "LlamaConfig: head_dim ", head_dim(),
+      " must be even (rotary embeddings rotate pairs)");
+  NABLA_CHECK(
+      ffn_hidden_dim() > 0, "LlamaConfig: hidden_dim must be positive, got ", ffn_hidden_dim());
 }
 
 LlamaConfig LlamaConfig::from_params_json(const io::JsonConfig& p) {
@@ -71,8 +76,8 @@ LlamaConfig LlamaConfig::from_params_json(const io::JsonConfig& p) {
   c.n_kv_heads = p.get_positive_int("n_kv_heads", c.n_heads);
   c.vocab_size = p.get_int("vocab_size", -1);
   c.multiple_of = p.get_positive_int("multiple_of", 256);
-  if (p.contains("ffn_dim_multiplier") && p.dump().find("\"ffn_dim_multiplier\":null") ==
-                                              std::string::npos) {
+  if (p.contains("ffn_dim_multiplier") &&
+      p.dump().find("\"ffn_dim_multiplier\":null") == std::string::npos) {
     c.ffn_dim_multiplier = p.get_double("ffn_dim_multiplier");
   }
   c.norm_eps = p.get_double("norm_eps", 1e-5);
@@ -93,25 +98,28 @@ LlamaConfig LlamaConfig::from_hf_config(const io::JsonConfig& p) {
   c.rope_theta = p.get_double("rope_theta", 10000.0);
   c.max_seq_len = p.get_positive_int("max_position_embeddings", 2048);
   c.tie_embeddings = p.get_bool("tie_word_embeddings", false);
-  NABLA_CHECK(p.dump().find("\"rope_scaling\":{") == std::string::npos, p.source(),
-              ": rope_scaling is not supported (only plain rotary embeddings)");
+  NABLA_CHECK(
+      p.dump().find("\"rope_scaling\":{") == std::string::npos, p.source(),
+      ": rope_scaling is not supported (only plain rotary embeddings)");
   if (p.contains("head_dim")) {
-    NABLA_CHECK(p.get_int("head_dim") == c.dim / c.n_heads, p.source(), ": head_dim ",
-                p.get_int("head_dim"), " != hidden_size / num_attention_heads (",
-                c.dim / c.n_heads, ") is not supported");
+    NABLA_CHECK(
+        p.get_int("head_dim") == c.dim / c.n_heads, p.source(), ": head_dim ",
+        p.get_int("head_dim"), " != hidden_size / num_attention_heads (", c.dim / c.n_heads,
+        ") is not supported");
   }
   return c;
 }
 
 LlamaConfig LlamaConfig::from_llama2c(const io::Llama2cConfig& h) {
-  return LlamaConfig{.dim = h.dim,
-                     .n_layers = h.n_layers,
-                     .n_heads = h.n_heads,
-                     .n_kv_heads = h.n_kv_heads,
-                     .vocab_size = h.vocab_size,
-                     .hidden_dim = h.hidden_dim,
-                     .max_seq_len = h.seq_len,
-                     .tie_embeddings = h.shared_classifier};
+  return LlamaConfig{
+      .dim = h.dim,
+      .n_layers = h.n_layers,
+      .n_heads = h.n_heads,
+      .n_kv_heads = h.n_kv_heads,
+      .vocab_size = h.vocab_size,
+      .hidden_dim = h.hidden_dim,
+      .max_seq_len = h.seq_len,
+      .tie_embeddings = h.shared_classifier};
 }
 
 std::pair<Tensor, Tensor> rope_tables(int64_t head_dim, int64_t max_seq_len, double theta) {
@@ -135,12 +143,13 @@ std::pair<Tensor, Tensor> rope_tables(int64_t head_dim, int64_t max_seq_len, dou
 
 Tensor apply_rotary_emb(const Tensor& x, const Tensor& cos, const Tensor& sin) {
   const Shape shape = x.shape();  // (B, T, H, D)
-  NABLA_CHECK(x.dim() == 4 && cos.dim() == 2 && cos.size(0) == x.size(1) &&
-                  cos.size(1) * 2 == x.size(3) && sin.shape() == cos.shape(),
-              "apply_rotary_emb: x ", x.shape(), " needs (B, T, H, D) with cos/sin (T, D/2), got ",
-              cos.shape(), " and ", sin.shape());
+  NABLA_CHECK(
+      x.dim() == 4 && cos.dim() == 2 && cos.size(0) == x.size(1) && cos.size(1) * 2 == x.size(3) &&
+          sin.shape() == cos.shape(),
+      "apply_rotary_emb: x ", x.shape(), " needs (B, T, H, D) with cos/sin (T, D/2), got ",
+      cos.shape(), " and ", sin.shape());
   Tensor pairs = x.reshape({shape[0], shape[1], shape[2], shape[3] / 2, 2});
-  Tensor x0 = pairs.select(-1, 0), x1 = pairs.select(-1, 1);  // (B, T, H, D/2)
+  Tensor x0 = pairs.select(-1, 0), x1 = pairs.select(-1, 1);                      // (B, T, H, D/2)
   Tensor c = cos.to(x.dtype()).unsqueeze(1), s = sin.to(x.dtype()).unsqueeze(1);  // (T, 1, D/2)
   Tensor out0 = x0 * c - x1 * s;
   Tensor out1 = x0 * s + x1 * c;
@@ -162,12 +171,13 @@ LlamaBlock::LlamaBlock(const LlamaConfig& config, int64_t layer_id)
   w1 = ffn->register_module("w1", std::make_shared<nn::Linear>(d, hidden, false));
   w2 = ffn->register_module("w2", std::make_shared<nn::Linear>(hidden, d, false));
   w3 = ffn->register_module("w3", std::make_shared<nn::Linear>(d, hidden, false));
-  attention_norm = register_module("attention_norm", std::make_shared<nn::RMSNorm>(d, config.norm_eps));
+  attention_norm =
+      register_module("attention_norm", std::make_shared<nn::RMSNorm>(d, config.norm_eps));
   ffn_norm = register_module("ffn_norm", std::make_shared<nn::RMSNorm>(d, config.norm_eps));
 }
 
-Tensor LlamaBlock::attention(const Tensor& x, const Tensor& cos, const Tensor& sin,
-                             int64_t start_pos, KVCache* cache) {
+Tensor LlamaBlock::attention(
+    const Tensor& x, const Tensor& cos, const Tensor& sin, int64_t start_pos, KVCache* cache) {
   const int64_t B = x.size(0), T = x.size(1);
   Tensor q = wq->forward(x).view({B, T, n_heads_, head_dim_});
   Tensor k = wk->forward(x).view({B, T, n_kv_heads_, head_dim_});
@@ -187,8 +197,8 @@ Tensor LlamaBlock::attention(const Tensor& x, const Tensor& cos, const Tensor& s
   return wo->forward(y.transpose(1, 2).reshape({B, T, n_heads_ * head_dim_}));
 }
 
-Tensor LlamaBlock::forward(const Tensor& x, const Tensor& cos, const Tensor& sin,
-                           int64_t start_pos, KVCache* cache) {
+Tensor LlamaBlock::forward(
+    const Tensor& x, const Tensor& cos, const Tensor& sin, int64_t start_pos, KVCache* cache) {
   Tensor h = x + attention(attention_norm->forward(x), cos, sin, start_pos, cache);
   Tensor g = ffn_norm->forward(h);
   return h + w2->forward(w1->forward(g).silu() * w3->forward(g));  // SwiGLU
@@ -213,28 +223,32 @@ Llama::Llama(const LlamaConfig& config) : config_(config) {
 }
 
 Tensor Llama::forward(const Tensor& tokens, int64_t start_pos, KVCache* cache) {
-  NABLA_CHECK(tokens.dim() == 2 && !tokens.is_floating_point(),
-              "Llama.forward: tokens must be an integer (B, T) tensor, got ", tokens.describe());
+  NABLA_CHECK(
+      tokens.dim() == 2 && !tokens.is_floating_point(),
+      "Llama.forward: tokens must be an integer (B, T) tensor, got ", tokens.describe());
   const int64_t B = tokens.size(0), T = tokens.size(1);
   NABLA_CHECK(T > 0 && B > 0, "Llama.forward: empty tokens ", tokens.shape());
-  NABLA_CHECK(start_pos >= 0 && start_pos + T <= config_.max_seq_len,
-              "Llama.forward: positions ", start_pos, "..", start_pos + T - 1,
-              " exceed max_seq_len ", config_.max_seq_len);
+  NABLA_CHECK(
+      start_pos >= 0 && start_pos + T <= config_.max_seq_len, "Llama.forward: positions ",
+      start_pos, "..", start_pos + T - 1, " exceed max_seq_len ", config_.max_seq_len);
   if (cache == nullptr) {
-    NABLA_CHECK(start_pos == 0, "Llama.forward: start_pos ", start_pos,
-                " needs a KV cache holding the earlier positions");
+    NABLA_CHECK(
+        start_pos == 0, "Llama.forward: start_pos ", start_pos,
+        " needs a KV cache holding the earlier positions");
   } else {
-    NABLA_CHECK(static_cast<int64_t>(cache->k.size()) == config_.n_layers &&
-                    cache->v.size() == cache->k.size() && B <= cache->max_batch &&
-                    start_pos + T <= cache->max_seq,
-                "Llama.forward: KV cache for ", cache->k.size(), " layers, ", cache->max_batch,
-                " rows, ", cache->max_seq, " positions cannot hold batch ", B, " at positions ",
-                start_pos, "..", start_pos + T - 1, " of a ", config_.n_layers, "-layer model");
+    NABLA_CHECK(
+        static_cast<int64_t>(cache->k.size()) == config_.n_layers &&
+            cache->v.size() == cache->k.size() && B <= cache->max_batch &&
+            start_pos + T <= cache->max_seq,
+        "Llama.forward: KV cache for ", cache->k.size(), " layers, ", cache->max_batch, " rows, ",
+        cache->max_seq, " positions cannot hold batch ", B, " at positions ", start_pos, "..",
+        start_pos + T - 1, " of a ", config_.n_layers, "-layer model");
   }
   const double lo = tokens.min().item<double>(), hi = tokens.max().item<double>();
-  NABLA_CHECK(lo >= 0 && hi < static_cast<double>(config_.vocab_size),
-              "Llama.forward: token ids must be in [0, ", config_.vocab_size, "), got min ", lo,
-              " max ", hi);
+  NABLA_CHECK(
+      lo >= 0 && hi < static_cast<double>(config_.vocab_size),
+      "Llama.forward: token ids must be in [0, ", config_.vocab_size, "), got min ", lo, " max ",
+      hi);
   Tensor cos = rope_cos_.narrow(0, start_pos, T), sin = rope_sin_.narrow(0, start_pos, T);
   Tensor h = tok_embeddings->forward(tokens);  // (B, T, dim)
   for (auto& layer : layers) h = layer->forward(h, cos, sin, start_pos, cache);
@@ -243,9 +257,10 @@ Tensor Llama::forward(const Tensor& tokens, int64_t start_pos, KVCache* cache) {
 }
 
 KVCache Llama::make_cache(int64_t max_batch, int64_t max_seq) const {
-  NABLA_CHECK(max_batch > 0 && max_seq > 0 && max_seq <= config_.max_seq_len,
-              "Llama.make_cache: need 0 < max_batch and 0 < max_seq <= max_seq_len ",
-              config_.max_seq_len, ", got max_batch ", max_batch, " max_seq ", max_seq);
+  NABLA_CHECK(
+      max_batch > 0 && max_seq > 0 && max_seq <= config_.max_seq_len,
+      "Llama.make_cache: need 0 < max_batch and 0 < max_seq <= max_seq_len ", config_.max_seq_len,
+      ", got max_batch ", max_batch, " max_seq ", max_seq);
   KVCache cache;
   cache.max_batch = max_batch;
   cache.max_seq = max_seq;

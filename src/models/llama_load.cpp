@@ -24,8 +24,9 @@ void Llama::load_weights(const io::Weights& w) {
   std::vector<std::pair<Tensor, const Tensor*>> copies;  // check everything before copying
   for (const auto& [name, param] : named_parameters()) {
     const Tensor& src = w.at(name);
-    NABLA_CHECK_IO(src.is_floating_point(), w.format(), ": ", name, " is ", src.dtype(),
-                   ", expected a floating dtype (", w.source(), ")");
+    NABLA_CHECK_IO(
+        src.is_floating_point(), w.format(), ": ", name, " is ", src.dtype(),
+        ", expected a floating dtype (", w.source(), ")");
     copies.emplace_back(param, &w.get(name, param.shape(), src.dtype()));
   }
   w.check_all_used();
@@ -35,7 +36,8 @@ void Llama::load_weights(const io::Weights& w) {
 std::shared_ptr<Llama> Llama::from_llama2c(const std::string& path, int64_t max_seq_len) {
   io::Llama2cCheckpoint ckpt = io::load_llama2c(path);
   LlamaConfig config = LlamaConfig::from_llama2c(ckpt.config);
-  if (max_seq_len > 0) config.max_seq_len = max_seq_len;
+  if (max_seq_len > 0)
+    config.max_seq_len = max_seq_len;
   auto model = std::make_shared<Llama>(config);
   model->load_weights(ckpt.weights);
   return model;
@@ -52,22 +54,28 @@ Tensor unpermute_rotary(const Tensor& w, int64_t n_heads) {
 
 std::string hf_to_meta_name(const std::string& hf) {
   static const std::vector<std::pair<std::string, std::string>> kLayer = {
-      {"self_attn.q_proj", "attention.wq"},       {"self_attn.k_proj", "attention.wk"},
-      {"self_attn.v_proj", "attention.wv"},       {"self_attn.o_proj", "attention.wo"},
-      {"mlp.gate_proj", "feed_forward.w1"},       {"mlp.down_proj", "feed_forward.w2"},
-      {"mlp.up_proj", "feed_forward.w3"},         {"input_layernorm", "attention_norm"},
+      {"self_attn.q_proj", "attention.wq"},    {"self_attn.k_proj", "attention.wk"},
+      {"self_attn.v_proj", "attention.wv"},    {"self_attn.o_proj", "attention.wo"},
+      {"mlp.gate_proj", "feed_forward.w1"},    {"mlp.down_proj", "feed_forward.w2"},
+      {"mlp.up_proj", "feed_forward.w3"},      {"input_layernorm", "attention_norm"},
       {"post_attention_layernorm", "ffn_norm"}};
-  if (hf == "model.embed_tokens.weight") return "tok_embeddings.weight";
-  if (hf == "model.norm.weight") return "norm.weight";
-  if (hf == "lm_head.weight") return "output.weight";
+  if (hf == "model.embed_tokens.weight")
+    return "tok_embeddings.weight";
+  if (hf == "model.norm.weight")
+    return "norm.weight";
+  if (hf == "lm_head.weight")
+    return "output.weight";
   const std::string prefix = "model.layers.";
-  if (hf.rfind(prefix, 0) != 0) return {};
+  if (hf.rfind(prefix, 0) != 0)
+    return {};
   const size_t dot = hf.find('.', prefix.size());
-  if (dot == std::string::npos) return {};
+  if (dot == std::string::npos)
+    return {};
   const std::string layer = hf.substr(prefix.size(), dot - prefix.size());
   const std::string rest = hf.substr(dot + 1);
   for (const auto& [from, to] : kLayer) {
-    if (rest == from + ".weight") return "layers." + layer + "." + to + ".weight";
+    if (rest == from + ".weight")
+      return "layers." + layer + "." + to + ".weight";
   }
   return {};
 }
@@ -79,17 +87,21 @@ io::Weights llama_weights_from_hf(const io::Weights& hf, const LlamaConfig& conf
   for (const auto& e : hf.entries()) {
     // Older transformers versions saved the rotary inverse frequencies as a buffer; they
     // follow from the config.
-    if (e.name.ends_with(".self_attn.rotary_emb.inv_freq")) continue;
+    if (e.name.ends_with(".self_attn.rotary_emb.inv_freq"))
+      continue;
     const std::string name = hf_to_meta_name(e.name);
-    NABLA_CHECK_IO(!name.empty(), hf.format(), ": unexpected tensor ", e.name, " (", hf.source(),
-                   ") is not part of a Hugging Face Llama checkpoint");
+    NABLA_CHECK_IO(
+        !name.empty(), hf.format(), ": unexpected tensor ", e.name, " (", hf.source(),
+        ") is not part of a Hugging Face Llama checkpoint");
     Tensor t = e.tensor;
     if (name == "output.weight" && config.tie_embeddings) {
       // save_pretrained drops a tied lm_head, but some exports keep a copy of the embedding.
-      NABLA_CHECK_IO(hf.contains("model.embed_tokens.weight") &&
-                         equal(t, hf.at("model.embed_tokens.weight")),
-                     hf.format(), ": lm_head.weight differs from model.embed_tokens.weight but "
-                     "tie_word_embeddings is true (", hf.source(), ")");
+      NABLA_CHECK_IO(
+          hf.contains("model.embed_tokens.weight") && equal(t, hf.at("model.embed_tokens.weight")),
+          hf.format(),
+          ": lm_head.weight differs from model.embed_tokens.weight but "
+          "tie_word_embeddings is true (",
+          hf.source(), ")");
       continue;
     }
     const bool is_q = name.ends_with(".attention.wq.weight");
@@ -97,8 +109,9 @@ io::Weights llama_weights_from_hf(const io::Weights& hf, const LlamaConfig& conf
     if (is_q || is_k) {
       const int64_t heads = is_q ? config.n_heads : config.kv_heads();
       const Shape expect{heads * config.head_dim(), config.dim};
-      NABLA_CHECK_IO(t.shape() == expect, hf.format(), ": ", e.name, " is ", t.shape(),
-                     ", model expects ", expect, " (", hf.source(), ")");
+      NABLA_CHECK_IO(
+          t.shape() == expect, hf.format(), ": ", e.name, " is ", t.shape(), ", model expects ",
+          expect, " (", hf.source(), ")");
       t = unpermute_rotary(t, heads);
     }
     out.add(name, t, e.offset);
@@ -109,10 +122,12 @@ io::Weights llama_weights_from_hf(const io::Weights& hf, const LlamaConfig& conf
 std::shared_ptr<Llama> Llama::from_hf(const std::string& path, int64_t max_seq_len) {
   const fs::path dir = fs::is_directory(path) ? fs::path(path) : fs::path(path).parent_path();
   const fs::path config_path = dir / "config.json";
-  NABLA_CHECK_IO(fs::exists(config_path), "Llama.from_hf: ", config_path.string(),
-                 " not found (a Hugging Face checkpoint needs its config.json)");
+  NABLA_CHECK_IO(
+      fs::exists(config_path), "Llama.from_hf: ", config_path.string(),
+      " not found (a Hugging Face checkpoint needs its config.json)");
   LlamaConfig config = LlamaConfig::from_hf_config(io::JsonConfig::load(config_path.string()));
-  if (max_seq_len > 0) config.max_seq_len = max_seq_len;
+  if (max_seq_len > 0)
+    config.max_seq_len = max_seq_len;
   const io::Weights hf = io::load_safetensors_any(path);
   auto model = std::make_shared<Llama>(config);
   model->load_weights(llama_weights_from_hf(hf, config));
@@ -124,14 +139,18 @@ namespace {
 // The dim along which Meta's model-parallel shards split a tensor (fairscale layers:
 // ColumnParallelLinear splits outputs, RowParallelLinear inputs; ParallelEmbedding (Llama 2)
 // splits the embedding dim, VocabParallelEmbedding (Llama 3) the vocabulary); -1: replicated.
-int64_t meta_split_dim(const std::string& name, const Tensor& shard, int64_t n,
-                       const LlamaConfig& config) {
+int64_t meta_split_dim(
+    const std::string& name, const Tensor& shard, int64_t n, const LlamaConfig& config) {
   for (const char* s : {".wq.weight", ".wk.weight", ".wv.weight", ".w1.weight", ".w3.weight"}) {
-    if (name.ends_with(s)) return 0;
+    if (name.ends_with(s))
+      return 0;
   }
-  if (name.ends_with(".wo.weight") || name.ends_with(".w2.weight")) return 1;
-  if (name == "output.weight") return 0;
-  if (name == "tok_embeddings.weight") return shard.size(1) * n == config.dim ? 1 : 0;
+  if (name.ends_with(".wo.weight") || name.ends_with(".w2.weight"))
+    return 1;
+  if (name == "output.weight")
+    return 0;
+  if (name == "tok_embeddings.weight")
+    return shard.size(1) * n == config.dim ? 1 : 0;
   return -1;
 }
 
@@ -142,11 +161,13 @@ io::Weights merge_meta_shards(const std::vector<io::Weights>& shards, const Llam
   const auto n = static_cast<int64_t>(shards.size());
   io::Weights out(shards[0].format(), shards[0].source());
   for (const auto& e : shards[0].entries()) {
-    if (e.name == "rope.freqs") continue;  // Meta's checkpoints carry the RoPE frequencies
+    if (e.name == "rope.freqs")
+      continue;  // Meta's checkpoints carry the RoPE frequencies
     std::vector<Tensor> parts;
     for (const auto& s : shards) {
-      NABLA_CHECK_IO(s.contains(e.name), s.format(), ": missing tensor ", e.name, " (",
-                     s.source(), ") that ", shards[0].source(), " has");
+      NABLA_CHECK_IO(
+          s.contains(e.name), s.format(), ": missing tensor ", e.name, " (", s.source(), ") that ",
+          shards[0].source(), " has");
       parts.push_back(s.at(e.name));
     }
     const int64_t dim = meta_split_dim(e.name, e.tensor, n, config);
@@ -154,9 +175,9 @@ io::Weights merge_meta_shards(const std::vector<io::Weights>& shards, const Llam
   }
   for (const auto& s : shards) {
     for (const auto& e : s.entries()) {
-      NABLA_CHECK_IO(e.name == "rope.freqs" || out.contains(e.name), s.format(),
-                     ": unexpected tensor ", e.name, " (", s.source(), ") not in ",
-                     shards[0].source());
+      NABLA_CHECK_IO(
+          e.name == "rope.freqs" || out.contains(e.name), s.format(), ": unexpected tensor ",
+          e.name, " (", s.source(), ") not in ", shards[0].source());
     }
   }
   return out;
@@ -165,14 +186,17 @@ io::Weights merge_meta_shards(const std::vector<io::Weights>& shards, const Llam
 std::shared_ptr<Llama> Llama::from_meta(const std::string& ckpt_dir, int64_t max_seq_len) {
   const fs::path dir(ckpt_dir);
   const fs::path params = dir / "params.json";
-  NABLA_CHECK_IO(fs::exists(params), "Llama.from_meta: ", params.string(),
-                 " not found (Meta's layout is params.json + consolidated.NN.pth)");
+  NABLA_CHECK_IO(
+      fs::exists(params), "Llama.from_meta: ", params.string(),
+      " not found (Meta's layout is params.json + consolidated.NN.pth)");
   LlamaConfig config = LlamaConfig::from_params_json(io::JsonConfig::load(params.string()));
-  if (max_seq_len > 0) config.max_seq_len = max_seq_len;
+  if (max_seq_len > 0)
+    config.max_seq_len = max_seq_len;
   std::vector<std::string> files;
   for (const auto& f : fs::directory_iterator(dir)) {
     const std::string name = f.path().filename().string();
-    if (name.starts_with("consolidated.") && name.ends_with(".pth")) files.push_back(f.path());
+    if (name.starts_with("consolidated.") && name.ends_with(".pth"))
+      files.push_back(f.path());
   }
   std::sort(files.begin(), files.end());
   NABLA_CHECK_IO(!files.empty(), "Llama.from_meta: no consolidated.*.pth in ", ckpt_dir);

@@ -156,6 +156,8 @@ TEST(Generate, TotalLengthIsCappedByMaxSeqLen) {
   EXPECT_TRUE(generate(model, {{1, 2}}, o).tokens[0].empty());
   o.max_gen_len = -1;  // max_seq_len - 1
   EXPECT_EQ(generate(model, {{1}}, o).tokens[0].size(), 7u);
+  o.max_gen_len = INT64_MAX;  // no overflow: as long as max_seq_len allows
+  EXPECT_EQ(generate(model, {{1, 2}}, o).tokens[0].size(), 6u);
 }
 
 TEST(Generate, SeededSamplingIsReproducible) {
@@ -261,6 +263,9 @@ TEST(TextCompletion, EncodesGeneratesAndDecodesAfterThePrompt) {
   const std::vector<Completion> s = text_completion(model, tok, {"abc"}, o);
   EXPECT_EQ(s[0].generation, c[0].generation.substr(0, c[0].generation.find(o.stop[0])));
   EXPECT_LE(s[0].tokens.size(), 5u);
+  o.echo = true;  // a stop string inside the echoed prompt does not cut it
+  o.stop = {"b"};
+  EXPECT_EQ(text_completion(model, tok, {"abc"}, o)[0].generation.substr(0, 3), "abc");
   // the char tokenizer has no BOS: an empty prompt has no tokens
   EXPECT_THAT([&] { text_completion(model, tok, {"ab", ""}, greedy(2)); },
               ::testing::ThrowsMessage<Error>(HasSubstr("prompt 1 is empty")));

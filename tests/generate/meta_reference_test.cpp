@@ -96,26 +96,36 @@ void expect_same(ToyLM& model, const Tokens& prompts, const RefOptions& ro) {
 }
 
 TEST(MetaReference, GreedyBatchesMatchTheTranscribedLoop) {
-  ToyLM model(19, 6, 40, 21);
+  ToyLM model(19, 12, 40, 2);  // a seed whose greedy rows vary (many repeat one token)
   // prompts avoid the EOS ids used below, as Meta's prompts hold no EOS
   const Tokens prompts = {{1, 4, 9, 3, 6, 11, 13}, {1}, {1, 8, 8, 17}, {5, 6}};
   const GenerationResult free_run =
       generate(model, prompts, {.max_gen_len = 12, .temperature = 0.0});
-  // EOS candidates: a token some rows produce early, and one no row produces
+  // EOS ids: distinct tokens the rows produce early (so rows stop at different steps) and one
+  // they may never produce; none occurs in a prompt, as Meta's prompts hold no EOS.
+  std::vector<int64_t> eos_ids;
+  for (const size_t k : {0, 2, 5}) {
+    for (const auto& row : free_run.tokens) {
+      const int64_t t = row[k];
+      bool seen = std::find(eos_ids.begin(), eos_ids.end(), t) != eos_ids.end();
+      for (const auto& p : prompts) seen = seen || std::find(p.begin(), p.end(), t) != p.end();
+      if (!seen && eos_ids.size() < 4) eos_ids.push_back(t);
+    }
+  }
+  ASSERT_GE(eos_ids.size(), 3u);
   int checked = 0;
-  for (const int64_t eos : {free_run.tokens[1][2], free_run.tokens[3][5], int64_t{18}}) {
-    bool in_prompt = false;
-    for (const auto& p : prompts) in_prompt |= std::find(p.begin(), p.end(), eos) != p.end();
-    if (in_prompt) continue;
+  for (const int64_t eos : eos_ids) {
     for (const bool echo : {false, true}) {
       for (const bool logprobs : {false, true}) {
         expect_same(model, prompts, {12, logprobs, echo, eos, 40});
         expect_same(model, prompts, {12, logprobs, echo, eos, 10});  // total_len capped
+        expect_same(model, prompts, {0, logprobs, echo, eos, 40});   // prompts only
+        expect_same(model, prompts, {1, logprobs, echo, eos, 40});
         ++checked;
       }
     }
   }
-  EXPECT_GE(checked, 8);
+  EXPECT_EQ(checked, 4 * static_cast<int>(eos_ids.size()));
 }
 
 }  // namespace

@@ -252,6 +252,21 @@ TEST(Gpt2, DropoutIsSeededAndOffInEval) {
   EXPECT_TRUE(testing::all_close(plain.forward(tokens), e1, 0, 0));
 }
 
+TEST(Gpt2, TrainingStepIsBitwiseDeterministic) {
+  Gpt2Config c = tiny();
+  c.embd_pdrop = c.attn_pdrop = c.resid_pdrop = 0.1;
+  std::vector<std::vector<Tensor>> grads;
+  for (int run = 0; run < 2; ++run) {
+    manual_seed(9);  // same weights and the same dropout masks
+    Gpt2 model(c);
+    const Tensor tokens = tokens_for(2, 16, 128, 4);
+    cross_entropy(model.forward(tokens).reshape({-1, 128}), tokens.reshape({-1})).backward();
+    grads.emplace_back();
+    for (const Tensor& p : model.parameters()) grads.back().push_back(p.grad());
+  }
+  for (size_t i = 0; i < grads[0].size(); ++i) EXPECT_TRUE(equal(grads[0][i], grads[1][i])) << i;
+}
+
 TEST(Gpt2, RejectsBadInputs) {
   Gpt2 model(tiny());
   EXPECT_THAT([&] { model.forward(tokens_for(1, 33, 128, 0)); },

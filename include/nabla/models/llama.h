@@ -63,8 +63,8 @@ class LlamaBlock : public nn::Module {
  public:
   LlamaBlock(const LlamaConfig& config, int64_t layer_id);
   /// x (B, T, dim); cos, sin (T, head_dim / 2) for positions start_pos..; -> (B, T, dim).
-  Tensor forward(const Tensor& x, const Tensor& cos, const Tensor& sin, int64_t start_pos,
-                 KVCache* cache);
+  Tensor forward(
+      const Tensor& x, const Tensor& cos, const Tensor& sin, int64_t start_pos, KVCache* cache);
   using nn::Module::forward;
   std::string name() const override { return "TransformerBlock"; }
 
@@ -73,8 +73,8 @@ class LlamaBlock : public nn::Module {
   std::shared_ptr<nn::RMSNorm> attention_norm, ffn_norm;
 
  private:
-  Tensor attention(const Tensor& x, const Tensor& cos, const Tensor& sin, int64_t start_pos,
-                   KVCache* cache);
+  Tensor attention(
+      const Tensor& x, const Tensor& cos, const Tensor& sin, int64_t start_pos, KVCache* cache);
   int64_t layer_id_, n_heads_, n_kv_heads_, head_dim_;
 };
 
