@@ -15,6 +15,8 @@
 #include "nabla/core/error.h"
 #include "nabla/generate/generate.h"
 #include "nabla/generate/load.h"
+#include "nabla/lora/adapter_io.h"
+#include "nabla/lora/lora.h"
 #include "nabla/tokenizers/tokenizer.h"
 
 namespace nabla::cli {
@@ -23,7 +25,7 @@ namespace {
 constexpr const char* kUsage =
     "usage: nabla generate --model PATH --tokenizer PATH (--prompt TEXT | --prompts-file FILE)\n"
     "                      [--steps N] [--temperature T] [--top-p P] [--top-k K] [--min-p P]\n"
-    "                      [--repetition-penalty R] [--seed S] [--max-batch-size N]\n"
+    "                      [--repetition-penalty R] [--seed S] [--max-batch-size N] [--lora DIR]\n"
     "  --model: a llama2.c checkpoint (.bin), an llm.c GPT-2 .bin, or a folder: Hugging Face\n"
     "  (config.json + safetensors; GPT-2 or Llama) or Meta's (params.json + .pth).\n"
     "  --tokenizer: a llama2.c tokenizer.bin, or a folder with GPT-2's encoder.json + vocab.bpe.\n"
@@ -34,10 +36,12 @@ constexpr const char* kUsage =
     "  --seed: sampling seed (default: random, printed on stderr).\n"
     "  --prompts-file: one prompt per line, generated in batches of --max-batch-size (default\n"
     "  8); each completion is printed on its own line once its batch is done.\n"
+    "  --lora: a LoRA adapter folder (PEFT's format, e.g. from nabla finetune), merged into the\n"
+    "  model's weights before generating.\n"
     "  With one prompt the text streams to stdout token by token. Speeds go to stderr.\n";
 
 struct Options {
-  std::string model, tokenizer, prompt, prompts_file;
+  std::string model, tokenizer, prompt, prompts_file, lora;
   bool has_prompt = false, help = false;
   int64_t steps = 256, top_k = 0, max_batch_size = 8;
   double temperature = 1.0, top_p = 0.9, min_p = 0.0, repetition_penalty = 1.0;
@@ -63,6 +67,8 @@ Options parse(const Args& args) {
     };
     if (a == "--model") {
       o.model = value();
+    } else if (a == "--lora") {
+      o.lora = value();
     } else if (a == "--tokenizer") {
       o.tokenizer = value();
     } else if (a == "--prompt") {
@@ -205,6 +211,11 @@ int cmd_generate(const Args& args) {
     return 0;
   }
   std::shared_ptr<models::CausalLM> model = generation::load_causal_lm(o.model);
+  if (!o.lora.empty()) {
+    // Merged, generation costs what the base model costs (outputs equal unmerged to 1e-5).
+    lora::load_adapter(*model, o.lora);
+    lora::merge(*model);
+  }
   const std::unique_ptr<tokenizers::Tokenizer> tok =
       tokenizers::load_tokenizer(o.tokenizer, model->vocab_size());
   const int64_t max_steps = model->max_seq_len() - 1;  // the cache holds steps + 1 positions

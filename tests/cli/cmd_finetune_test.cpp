@@ -1,6 +1,6 @@
 // `nabla finetune` end to end: prepares a small slice of tinyshakespeare with stories260K's
-// tokenizer, fine-tunes wq,wv for a few steps and loads the written adapter back; bad targets
-// fail with the model's Linear names.
+// tokenizer, fine-tunes wq,wv for a few steps, loads the written adapter back and generates
+// with it (`nabla generate --lora`); bad targets fail with the model's Linear names.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -71,6 +71,16 @@ TEST(CmdFinetune, WqWvOnStories260KWritesALoadableAdapter) {
   EXPECT_EQ(c.r, 8);
   EXPECT_EQ(lora::lora_adapters(*llama).size(), 10U);
   EXPECT_TRUE(lora::untrained_adapters(*llama).empty());
+
+  // The adapter on top of the base in `nabla generate`; a folder without one is an error.
+  const std::string gen = "generate --model " + model + " --tokenizer " + tok +
+                          " --prompt 'Once upon a time' --steps 20 --temperature 0 --seed 1";
+  const CliResult with = run_nabla(gen + " --lora " + tmp.file("adapter"));
+  EXPECT_EQ(with.status, 0) << with.out;
+  EXPECT_THAT(with.out, HasSubstr("Once upon a time"));
+  const CliResult missing = run_nabla(gen + " --lora " + tmp.file("data"));
+  EXPECT_EQ(missing.status, 1);
+  EXPECT_THAT(missing.out, HasSubstr("no adapter_config.json in"));
 
   const CliResult bad = run_nabla(common + " --lora-targets q_proj,v_proj");
   EXPECT_EQ(bad.status, 1);
