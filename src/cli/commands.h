@@ -18,5 +18,7 @@ int cmd_tokenize(const Args& args);
 int cmd_prepare(const Args& args);
 /// nabla train: GPT-2 pretraining on a prepared dataset.
 int cmd_train(const Args& args);
+/// nabla finetune: LoRA fine-tuning of a checkpoint; writes a PEFT adapter.
+int cmd_finetune(const Args& args);
 
 }  // namespace nabla::cli

@@ -19,6 +19,7 @@ constexpr Command kCommands[] = {
     {"tokenize", nabla::cli::cmd_tokenize, "text on stdin -> token ids on stdout (or --decode)"},
     {"prepare", nabla::cli::cmd_prepare, "text files -> tokenizer + train/val token shards"},
     {"train", nabla::cli::cmd_train, "pretrain a GPT-2 on a prepared dataset"},
+    {"finetune", nabla::cli::cmd_finetune, "LoRA fine-tuning of a checkpoint -> PEFT adapter"},
 };
 
 void usage(std::ostream& os) {
