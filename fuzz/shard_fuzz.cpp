@@ -8,6 +8,7 @@
 #include <memory>
 #include <vector>
 
+#include "nabla/core/error.h"
 #include "nabla/data/shard.h"
 
 namespace {
