@@ -1,6 +1,8 @@
 // The tiny Llama of tools/fixtures/llama.py (written like Meta's model.py, 2 layers, 4 heads,
 // 2 kv heads) loaded from every format PyTorch saved it in gives PyTorch's logits; broken
 // checkpoints give errors naming the tensor or file.
+#include <unistd.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -40,7 +42,8 @@ class TempCopy {
   explicit TempCopy(const std::string& from) {
     dir_ = fs::temp_directory_path() /
            ("nabla_llama_" + std::string(::testing::UnitTest::GetInstance()
-                                             ->current_test_info()->name()));
+                                             ->current_test_info()->name()) +
+            "_" + std::to_string(::getpid()));
     fs::remove_all(dir_);
     fs::copy(from, dir_, fs::copy_options::recursive);
   }

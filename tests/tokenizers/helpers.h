@@ -1,6 +1,9 @@
 // Helpers shared by the tokenizer tests: JSON fixtures, hex strings, files, UTF-8 validity.
 #pragma once
 
+#include <unistd.h>
+
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -39,8 +42,12 @@ inline void write_file(const std::string& path, const std::string& bytes) {
 class TempDir {
  public:
   explicit TempDir(const std::string& tag) {
+    // Tests run as parallel processes, and with ASLR off (as under ASan in CI) addresses
+    // repeat across them: the pid and a per-process count make the name unique.
+    static std::atomic<int> count{0};
     path_ = std::filesystem::temp_directory_path() /
-            ("nabla_" + tag + "_" + std::to_string(reinterpret_cast<uintptr_t>(this)));
+            ("nabla_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(count++));
+    std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
   ~TempDir() {
