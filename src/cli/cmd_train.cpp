@@ -11,6 +11,7 @@
 
 #include "commands.h"
 #include "flags.h"
+#include "train_flags.h"
 #include "nabla/core/error.h"
 #include "nabla/core/rng.h"
 #include "nabla/core/threads.h"
@@ -51,30 +52,6 @@ struct Options {
   train::TrainOptions t{.max_steps = 5000, .log_every = 10};
 };
 
-// Flags that set a TrainOptions field.
-bool parse_train_flag(const std::string& a, const std::string& v, train::TrainOptions& t) {
-  auto i = [&] { return parse_int("train", a, v); };
-  auto d = [&] { return parse_double("train", a, v); };
-  if (a == "--max-steps") t.max_steps = i();
-  else if (a == "--grad-accum") t.grad_accum = i();
-  else if (a == "--lr") t.lr = d();
-  else if (a == "--min-lr") t.min_lr = d();
-  else if (a == "--warmup-steps" || a == "--warmup") t.warmup_steps = i();
-  else if (a == "--lr-decay-steps") t.lr_decay_steps = i();
-  else if (a == "--weight-decay") t.weight_decay = d();
-  else if (a == "--beta1") t.beta1 = d();
-  else if (a == "--beta2") t.beta2 = d();
-  else if (a == "--grad-clip") t.grad_clip = d();
-  else if (a == "--eval-every") t.eval_every = i();
-  else if (a == "--eval-iters") t.eval_iters = i();
-  else if (a == "--sample-every") t.sample_every = i();
-  else if (a == "--checkpoint-every" || a == "--save-every") t.checkpoint_every = i();
-  else if (a == "--log-every") t.log_every = i();
-  else if (a == "--peak-tflops") t.peak_flops = d() * 1e12;
-  else return false;
-  return true;
-}
-
 Options parse(const Args& args) {
   Options o;
   for (size_t k = 0; k < args.size(); ++k) {
@@ -90,7 +67,7 @@ Options parse(const Args& args) {
     NABLA_CHECK(a.rfind("--", 0) == 0, "train: unexpected argument '", a, "'\n", kUsage);
     NABLA_CHECK(k + 1 < args.size(), "train: ", a, " needs a value\n", kUsage);
     const std::string& v = args[++k];
-    if (parse_train_flag(a, v, o.t)) continue;
+    if (parse_train_flag("train", a, v, o.t)) continue;
     if (a == "--data") o.data = v;
     else if (a == "--out") o.out = v;
     else if (a == "--model") o.model = v;

@@ -248,7 +248,8 @@ std::vector<std::string> mismatches(
     nn::Module& model,
     const LoraConfig& c,
     const std::map<std::string, FileAdapter>& file,
-    const std::vector<std::string>& modules) {
+    const std::vector<std::string>& modules,
+    bool attached) {
   std::map<std::string, const nn::Linear*> linears;
   for (const auto& [n, m] : model.named_modules()) {
     if (const auto* lin = dynamic_cast<const nn::Linear*>(m.get()))
@@ -261,8 +262,9 @@ std::vector<std::string> mismatches(
       errors.push_back("the file has weights for " + n + ", which is not a Linear of the model");
     } else if (!wanted.count(n)) {
       errors.push_back(
-          "the file has weights for " + n + ", which target_modules '" + c.target_modules.str() +
-          "' does not select");
+          "the file has weights for " + n +
+          (attached ? std::string(", which has no adapter in the model")
+                    : ", which target_modules '" + c.target_modules.str() + "' does not select"));
     }
   }
   for (const auto& n : modules) {
@@ -277,16 +279,23 @@ std::vector<std::string> mismatches(
     const nn::Linear& lin = *linears.at(n);
     const Shape want_a{c.r, lin.in_features}, want_b{lin.out_features, c.r};
     // The rank is dim 0 of lora_A and dim 1 of lora_B.
-    for (const auto& [t, want, what, rank_dim] :
-         {std::tuple{fa.a, want_a, "lora_A", 0}, std::tuple{fa.b, want_b, "lora_B", 1}}) {
+    for (const auto& [t, want, suffix, rank_dim] :
+         {std::tuple{fa.a, want_a, kSuffixA, 0}, std::tuple{fa.b, want_b, kSuffixB, 1}}) {
+      const std::string key = kPrefix + n + suffix;
+      if (!t->is_floating_point()) {
+        errors.push_back(
+            key + " has dtype " + std::string(dtype_name(t->dtype())) + ", not a floating type");
+        continue;
+      }
       if (t->shape() == want)
         continue;
       const int64_t rank = t->dim() == 2 ? t->size(rank_dim) : -1;
-      std::string line = std::string(what) + " of " + n + " is " + t->shape().str() +
-                         ", the model needs " + want.str();
+      std::string line = key + " is " + t->shape().str() + ", the model needs " + want.str() +
+                         " for " + n + " (in " + std::to_string(lin.in_features) + ", out " +
+                         std::to_string(lin.out_features) + ")";
       if (rank >= 0 && rank != c.r) {
-        line += " (rank " + std::to_string(rank) +
-                " in the file, but adapter_config.json says r = " + std::to_string(c.r) + ")";
+        line += "; rank " + std::to_string(rank) + " in the file, but adapter_config.json says r = " +
+                std::to_string(c.r);
       }
       errors.push_back(line);
     }
@@ -333,7 +342,8 @@ LoraConfig load_adapter(nn::Module& model, const std::string& dir, bool is_train
                                      : linear_names(model).front() + ", ...") +
         ")");
   }
-  for (auto& line : mismatches(model, c, file, modules)) errors.push_back(std::move(line));
+  for (auto& line : mismatches(model, c, file, modules, !existing.empty()))
+    errors.push_back(std::move(line));
   if (!errors.empty()) {
     std::string msg;
     for (size_t i = 0; i < errors.size() && i < kMaxListedErrors; ++i) msg += "\n\t" + errors[i];
@@ -341,7 +351,9 @@ LoraConfig load_adapter(nn::Module& model, const std::string& dir, bool is_train
       msg += "\n\t... and " + std::to_string(errors.size() - kMaxListedErrors) + " more";
     }
     NABLA_CHECK_IO(
-        false, "load_adapter: the adapter in ", dir, " does not fit ", model.name(), msg,
+        false, "load_adapter: the adapter in ", dir, " does not fit ", model.name(), " (",
+        kAdapterWeightsName, " against ", kAdapterConfigName, ": r = ", c.r,
+        ", target_modules '", c.target_modules.str(), "'):", msg,
         "\n---> HINT: adapter_config.json says it was trained on '",
         c.base_model_name_or_path.empty() ? "(unknown)" : c.base_model_name_or_path,
         "'; an adapter only loads onto the base model it was trained on\n");

@@ -79,8 +79,12 @@ void Trainer::save_checkpoint(const std::string& dir) const {
   fs::create_directories(tmp, ec);
   NABLA_CHECK_IO(!ec, "checkpoint: cannot create ", tmp.string(), ": ", ec.message());
   try {
-    io::save_safetensors((tmp / "model.safetensors").string(), model_.state_dict(),
-                         {{"format", "pt"}, {"step", std::to_string(step_)}});
+    if (opt_.save_model) {
+      opt_.save_model(tmp.string());
+    } else {
+      io::save_safetensors((tmp / "model.safetensors").string(), model_.state_dict(),
+                           {{"format", "pt"}, {"step", std::to_string(step_)}});
+    }
     io::save_safetensors((tmp / "optimizer.safetensors").string(), optimizer_->state_dict());
     const Generator& gen = default_generator();
     const nlohmann::json j = {
@@ -131,10 +135,14 @@ void Trainer::resume(const std::string& dir) {
               "resume: the checkpoint was trained with batch size ", batch, " and block size ",
               block, ", this run uses ", train_.batch_size(), " and ", train_.block_size(),
               " (", meta_path, ")\n---> HINT: resume with the same --batch-size and --block-size");
-  // Both files are read and checked before anything is modified.
-  const io::Weights model_w = io::load_safetensors((ckpt / "model.safetensors").string());
+  // Both files are read and checked before anything is modified (load_model checks first too).
   const io::Weights opt_w = io::load_safetensors((ckpt / "optimizer.safetensors").string());
-  model_.load_state_dict(entries_of(model_w), true);
+  if (opt_.load_model) {
+    opt_.load_model(ckpt.string());
+  } else {
+    const io::Weights model_w = io::load_safetensors((ckpt / "model.safetensors").string());
+    model_.load_state_dict(entries_of(model_w), true);
+  }
   optimizer_->load_state_dict(entries_of(opt_w));
   default_generator().set_state(seed, offset);
   train_.set_position(position);

@@ -143,6 +143,7 @@ FitResult Trainer::fit(int64_t until_step) {
     if (val_ != nullptr && ((opt_.eval_every > 0 && step_ % opt_.eval_every == 0) || last)) {
       val = evaluate();
     }
+    if (opt_.on_step) opt_.on_step(s);
     log_step(s, val);
     write_metrics(s, val);
     if (opt_.sample && opt_.sample_every > 0 && (step_ % opt_.sample_every == 0 || last)) {

@@ -179,7 +179,9 @@ TEST_F(AdapterIo, AdapterForAnotherBaseModelSaysWhatDoesNotFit) {
       [&] { load_adapter(wider, dir_); },
       ThrowsMessage<IoError>(AllOf(
           HasSubstr("does not fit TinyLlama"),
-          HasSubstr("lora_A of layers.0.attention.wq is [4, 8], the model needs [4, 6]"),
+          HasSubstr("base_model.model.layers.0.attention.wq.lora_A.weight is [4, 8], the model "
+                    "needs [4, 6] for layers.0.attention.wq (in 6, out 6)"),
+          HasSubstr("adapter_model.safetensors against adapter_config.json: r = 4"),
           HasSubstr("trained on 'stories-tiny'"))));
   // Fewer layers: the file has modules the model lacks.
   TinyLlama shallow(1);
@@ -206,8 +208,9 @@ TEST_F(AdapterIo, WrongRankInTheFile) {
   EXPECT_THAT(
       [&] { load_adapter(fresh, dir_); },
       ThrowsMessage<IoError>(
-          HasSubstr("lora_A of layers.0.attention.wq is [4, 8], the model needs [8, 8] (rank 4 in "
-                    "the file, but adapter_config.json says r = 8)")));
+          HasSubstr("base_model.model.layers.0.attention.wq.lora_A.weight is [4, 8], the model "
+                    "needs [8, 8] for layers.0.attention.wq (in 8, out 8); rank 4 in the file, "
+                    "but adapter_config.json says r = 8")));
 }
 
 TEST_F(AdapterIo, MissingTensorAndForeignTensor) {
@@ -223,6 +226,42 @@ TEST_F(AdapterIo, MissingTensorAndForeignTensor) {
           HasSubstr("no lora_B weight for layers.0.attention.wq "
                     "(base_model.model.layers.0.attention.wq.lora_B.weight)"),
           HasSubstr("layers.0.attention.wq.base_layer.weight, which is not a LoRA weight"))));
+}
+
+// PEFT saves adapters in the model's dtype: a bf16 file loads (widened to the f32 adapter), an
+// integer tensor is an error naming it.
+TEST_F(AdapterIo, Bf16TensorsLoadAndIntegerTensorsAreRejected) {
+  save_adapter(model_, dir_, config_);
+  auto tensors = adapter_state_dict(model_);
+  for (auto& [n, t] : tensors) t = t.to(kBFloat16);
+  io::save_safetensors(dir_ + "/adapter_model.safetensors", tensors);
+  TinyLlama fresh;
+  load_adapter(fresh, dir_);
+  const auto got = adapter_state_dict(fresh);
+  ASSERT_EQ(got.size(), tensors.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].second.dtype(), kFloat32);
+    EXPECT_TRUE(testing::all_close(got[i].second, tensors[i].second.to(kFloat32), 0, 0));
+  }
+  tensors[2].second = zeros(tensors[2].second.shape(), kInt32);
+  io::save_safetensors(dir_ + "/adapter_model.safetensors", tensors);
+  TinyLlama other;
+  EXPECT_THAT(
+      [&] { load_adapter(other, dir_); },
+      ThrowsMessage<IoError>(HasSubstr(
+          "base_model.model.layers.0.attention.wv.lora_A.weight has dtype torch.int32, not a "
+          "floating type")));
+}
+
+// Loading onto a model that already has adapters (resuming): the file must hold exactly them.
+TEST_F(AdapterIo, OntoExistingAdaptersTheFileMustHoldExactlyThem) {
+  save_adapter(model_, dir_, config_);
+  TinyLlama only_q;
+  apply_lora(only_q, {.r = 4, .alpha = 16, .target_modules = "wq"});
+  EXPECT_THAT(
+      [&] { load_adapter(only_q, dir_); },
+      ThrowsMessage<IoError>(HasSubstr(
+          "the file has weights for layers.0.attention.wv, which has no adapter in the model")));
 }
 
 TEST_F(AdapterIo, ConfigErrors) {

@@ -18,6 +18,8 @@
 
 namespace nabla::train {
 
+struct StepStats;
+
 struct TrainOptions {
   int64_t max_steps = 1000;   ///< optimizer steps
   int64_t grad_accum = 1;     ///< micro-batches per step (losses averaged)
@@ -40,6 +42,14 @@ struct TrainOptions {
   /// Called (model in eval mode, no grad) to produce a sample text to print.
   std::function<std::string(models::CausalLM&)> sample = {};
   std::ostream* log = nullptr;  ///< progress lines; nullptr: silent
+  /// Called after every optimizer step (before evaluation and checkpointing).
+  std::function<void(const StepStats&)> on_step = {};
+  /// What a checkpoint holds of the model. Empty: model.safetensors with the whole state dict.
+  /// Set, save_model(dir) writes the model's part into the checkpoint directory being built
+  /// and load_model(dir) reads it back on resume, checking everything before it changes the
+  /// model (LoRA fine-tuning keeps only the adapter: the frozen base never changes).
+  std::function<void(const std::string& dir)> save_model = {};
+  std::function<void(const std::string& dir)> load_model = {};
 };
 
 /// What one optimizer step did.
@@ -86,7 +96,8 @@ class Trainer {
   double evaluate();
   /// Writes a complete checkpoint to dir, replacing any checkpoint there atomically: the
   /// files go to a temporary sibling directory that is then swapped in. Holds
-  /// model.safetensors (the model's state dict, loadable by any safetensors reader),
+  /// model.safetensors (the model's state dict, loadable by any safetensors reader) or what
+  /// TrainOptions::save_model writes,
   /// optimizer.safetensors (optim::Optimizer::state_dict) and trainer.json (step, data
   /// position, generator state).
   void save_checkpoint(const std::string& dir) const;
