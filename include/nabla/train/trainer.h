@@ -97,9 +97,8 @@ class Trainer {
   /// Writes a complete checkpoint to dir, replacing any checkpoint there atomically: the
   /// files go to a temporary sibling directory that is then swapped in. Holds
   /// model.safetensors (the model's state dict, loadable by any safetensors reader) or what
-  /// TrainOptions::save_model writes,
-  /// optimizer.safetensors (optim::Optimizer::state_dict) and trainer.json (step, data
-  /// position, generator state).
+  /// TrainOptions::save_model writes, optimizer.safetensors (optim::Optimizer::state_dict) and
+  /// trainer.json (step, data position, generator state).
   void save_checkpoint(const std::string& dir) const;
 
   int64_t step() const { return step_; }
