@@ -4,11 +4,13 @@
 // rank takes its slice of a global batch of N x --batch-size rows; only rank 0 writes.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
+#include <thread>
 
 #include "commands.h"
 #include "flags.h"
@@ -45,7 +47,8 @@ constexpr const char* kUsage =
     "  Aliases: --warmup = --warmup-steps, --save-every = --checkpoint-every.\n"
     "  Ctrl-C finishes the current step, saves a checkpoint and exits.\n"
     "  Data parallel: mpirun -np N nabla train ... trains on N x --batch-size rows per step\n"
-    "  (the same steps as one process with N times the batch); rank 0 logs and writes.\n";
+    "  (the same steps as one process with N times the batch); rank 0 logs and writes; without\n"
+    "  --threads or OMP_NUM_THREADS the ranks of a machine share its cores.\n";
 
 struct Options {
   std::string data, out, model, resume, metrics;
@@ -171,6 +174,13 @@ int cmd_train(const Args& args) {
   if (o.threads > 0) set_num_threads(static_cast<int>(o.threads));
   dist::Communicator& comm = dist::Communicator::world();
   const bool main_rank = comm.rank() == 0;
+  if (o.threads == 0 && comm.is_distributed() && std::getenv("OMP_NUM_THREADS") == nullptr) {
+    // Each rank would otherwise start a thread per core and the ranks of a machine would
+    // fight over its cores (torchrun sets OMP_NUM_THREADS=1 for the same reason): share them.
+    const int per_rank = static_cast<int>(std::thread::hardware_concurrency()) /
+                         comm.local_world_size();
+    set_num_threads(std::max(1, std::min(get_num_threads(), per_rank)));
+  }
   const data::DatasetInfo info = data::read_dataset_info(o.data);
   const models::Gpt2Config config = make_config(o, info.vocab_size);
   const int64_t T = o.block_size > 0 ? o.block_size : config.n_positions;

@@ -104,6 +104,7 @@ void Communicator::init_mpi() {
       MPI_Comm_split_type(mpi_->comm, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &node),
       "MPI_Comm_split_type", rank_);
   detail::check_mpi(MPI_Comm_rank(node, &local_rank_), "MPI_Comm_rank", rank_);
+  detail::check_mpi(MPI_Comm_size(node, &local_world_size_), "MPI_Comm_size", rank_);
   MPI_Comm_free(&node);
 }
 

@@ -30,6 +30,7 @@ TEST_F(WorldOfOne, HasRankZeroAndNoMpi) {
   EXPECT_EQ(w.rank(), 0);
   EXPECT_EQ(w.world_size(), 1);
   EXPECT_EQ(w.local_rank(), 0);
+  EXPECT_EQ(w.local_world_size(), 1);
   EXPECT_FALSE(w.is_distributed());
   EXPECT_FALSE(Communicator::world_is_distributed());
   int initialized = 1;

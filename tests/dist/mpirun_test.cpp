@@ -32,6 +32,7 @@ TEST_F(OnTwoRanks, RanksAreDistinctAndLocal) {
   EXPECT_TRUE(w.is_distributed());
   EXPECT_TRUE(Communicator::world_is_distributed());
   EXPECT_EQ(w.local_rank(), w.rank());  // one machine
+  EXPECT_EQ(w.local_world_size(), 2);
   const Tensor ranks = w.all_gather(full({}, w.rank(), kInt64));
   EXPECT_EQ(ranks.to_vector(), (std::vector<double>{0, 1}));
   w.barrier();

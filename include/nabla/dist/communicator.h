@@ -35,6 +35,8 @@ class Communicator {
   int world_size() const { return world_size_; }
   /// The rank among the processes on this machine (for pinning threads or devices).
   int local_rank() const { return local_rank_; }
+  /// How many ranks run on this machine.
+  int local_world_size() const { return local_world_size_; }
   bool is_distributed() const { return world_size_ > 1; }
 
   /// Reduces tensor across ranks in place; every rank gets the result. f32 or f64, contiguous.
@@ -63,6 +65,7 @@ class Communicator {
   int rank_ = 0;
   int world_size_ = 1;
   int local_rank_ = 0;
+  int local_world_size_ = 1;
   bool owns_mpi_ = false;  // this object called MPI_Init and so calls MPI_Finalize
   struct Mpi;              // holds the MPI_Comm, so that this header needs no <mpi.h>
   std::unique_ptr<Mpi> mpi_;  // null: a world of one
