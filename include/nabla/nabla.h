@@ -11,6 +11,8 @@
 #include "nabla/data/loader.h"
 #include "nabla/data/prepare.h"
 #include "nabla/data/shard.h"
+#include "nabla/dist/communicator.h"
+#include "nabla/dist/data_parallel.h"
 #include "nabla/generate/generate.h"
 #include "nabla/generate/load.h"
 #include "nabla/generate/sampler.h"

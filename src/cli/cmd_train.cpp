@@ -1,13 +1,16 @@
 // nabla train: pretrains a GPT-2 on a dataset directory written by `nabla prepare`, with
 // nanoGPT's flags; checkpoints in OUT/checkpoint, final weights as OUT/model.safetensors +
-// OUT/config.json (Hugging Face layout).
+// OUT/config.json (Hugging Face layout). Under `mpirun -np N` it trains data parallel: each
+// rank takes its slice of a global batch of N x --batch-size rows; only rank 0 writes.
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
 #include <optional>
+#include <thread>
 
 #include "commands.h"
 #include "flags.h"
@@ -17,6 +20,7 @@
 #include "nabla/core/threads.h"
 #include "nabla/data/loader.h"
 #include "nabla/data/prepare.h"
+#include "nabla/dist/communicator.h"
 #include "nabla/generate/generate.h"
 #include "nabla/models/gpt2.h"
 #include "nabla/train/trainer.h"
@@ -32,7 +36,7 @@ constexpr const char* kUsage =
     "            gpt2-large, gpt2-xl, gpt2-tiny, gpt2-baby) --n-layer N --n-head N --n-embd N\n"
     "            --block-size T (default: the model's n_positions; sets n_positions when no\n"
     "            --model is given) --dropout P --no-qkv-bias\n"
-    "  batches:  --batch-size B (12) --grad-accum N (1)\n"
+    "  batches:  --batch-size B (12, per rank) --grad-accum N (1)\n"
     "  schedule: --max-steps N (5000) --lr X (6e-4) --min-lr X (6e-5) --warmup-steps N (100)\n"
     "            --lr-decay-steps N (max steps) --weight-decay X (0.1) --beta1 X (0.9)\n"
     "            --beta2 X (0.95) --grad-clip X (1.0; 0 = off)\n"
@@ -41,7 +45,10 @@ constexpr const char* kUsage =
     "  run:      --checkpoint-every N (0 = end only) --resume DIR --seed N (1337) --threads N\n"
     "            --metrics FILE (JSONL) --log-every N (10) --peak-tflops X (0.33, for MFU)\n"
     "  Aliases: --warmup = --warmup-steps, --save-every = --checkpoint-every.\n"
-    "  Ctrl-C finishes the current step, saves a checkpoint and exits.\n";
+    "  Ctrl-C finishes the current step, saves a checkpoint and exits.\n"
+    "  Data parallel: mpirun -np N nabla train ... trains on N x --batch-size rows per step\n"
+    "  (the same steps as one process with N times the batch); rank 0 logs and writes; without\n"
+    "  --threads or OMP_NUM_THREADS the ranks of a machine share its cores.\n";
 
 struct Options {
   std::string data, out, model, resume, metrics;
@@ -145,6 +152,27 @@ std::string sample_text(models::CausalLM& model, const tokenizers::Tokenizer& to
   return tok.decode(ids);
 }
 
+// Under mpirun without --threads or OMP_NUM_THREADS, each rank would start a thread per core
+// and the ranks of a machine would fight over its cores (torchrun sets OMP_NUM_THREADS=1 for
+// the same reason): they share them instead.
+void share_cores(const dist::Communicator& comm) {
+  if (!comm.is_distributed() || std::getenv("OMP_NUM_THREADS") != nullptr) return;
+  const int per_rank =
+      static_cast<int>(std::thread::hardware_concurrency()) / comm.local_world_size();
+  set_num_threads(std::max(1, std::min(get_num_threads(), per_rank)));
+}
+
+// The config first, so that a resume after a crash finds it.
+void write_config(const std::string& out, const models::Gpt2Config& config) {
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  NABLA_CHECK(!ec, "train: cannot create ", out, ": ", ec.message());
+  const fs::path cfg = fs::path(out) / "config.json", tmp = cfg.string() + ".tmp";
+  std::ofstream(tmp) << config.to_json();
+  fs::rename(tmp, cfg, ec);
+  NABLA_CHECK(!ec, "train: cannot write ", cfg.string(), ": ", ec.message());
+}
+
 }  // namespace
 
 int cmd_train(const Args& args) {
@@ -154,6 +182,9 @@ int cmd_train(const Args& args) {
     return 0;
   }
   if (o.threads > 0) set_num_threads(static_cast<int>(o.threads));
+  dist::Communicator& comm = dist::Communicator::world();
+  const bool main_rank = comm.rank() == 0;
+  if (o.threads == 0) share_cores(comm);
   const data::DatasetInfo info = data::read_dataset_info(o.data);
   const models::Gpt2Config config = make_config(o, info.vocab_size);
   const int64_t T = o.block_size > 0 ? o.block_size : config.n_positions;
@@ -163,39 +194,40 @@ int cmd_train(const Args& args) {
   auto model = std::make_shared<models::Gpt2>(config);
   data::TokenLoader train_data(data::Shard::open((fs::path(o.data) / "train.bin").string()),
                                o.batch_size, T, data::Sampling::Random, o.seed);
+  train_data.distribute(comm.rank(), comm.world_size());
   std::optional<data::TokenLoader> val_data;
   if (info.val_tokens > T) {
     val_data.emplace(data::Shard::open((fs::path(o.data) / "val.bin").string()), o.batch_size, T,
                      data::Sampling::Sequential);
+    val_data->distribute(comm.rank(), comm.world_size());
   }
   const auto tok = data::load_dataset_tokenizer(info);
   o.t.out_dir = o.out;
-  o.t.log = &std::cout;
+  o.t.log = main_rank ? &std::cout : nullptr;
+  o.t.comm = &comm;
   if (o.t.sample_every > 0) {
     o.t.sample = [&, n = o.sample_tokens, seed = o.seed](models::CausalLM& m) {
       return sample_text(m, *tok, n, seed);
     };
   }
-  std::error_code ec;
-  fs::create_directories(o.out, ec);
-  NABLA_CHECK(!ec, "train: cannot create ", o.out, ": ", ec.message());
-  {  // the config first, so that a resume after a crash finds it
-    const fs::path cfg = fs::path(o.out) / "config.json", tmp = cfg.string() + ".tmp";
-    std::ofstream(tmp) << config.to_json();
-    fs::rename(tmp, cfg, ec);
-    NABLA_CHECK(!ec, "train: cannot write ", cfg.string(), ": ", ec.message());
-  }
+  if (main_rank) write_config(o.out, config);
   train::Trainer trainer(*model, train_data, val_data ? &*val_data : nullptr, o.t);
   if (!o.resume.empty()) {
     trainer.resume(o.resume);
-    std::cout << "resumed from " << o.resume << " at step " << trainer.step() << "\n";
+    if (main_rank) std::cout << "resumed from " << o.resume << " at step " << trainer.step() << "\n";
   }
-  std::cout << "model: GPT-2 " << config.n_layer << " layers, " << config.n_head << " heads, width "
-            << config.n_embd << ", " << model->num_parameters() << " parameters; data: "
-            << info.train_tokens << " train tokens, vocab " << info.vocab_size << ", batch "
-            << o.batch_size << " x " << T << " x " << o.t.grad_accum << "\n";
+  if (main_rank) {
+    std::cout << "model: GPT-2 " << config.n_layer << " layers, " << config.n_head
+              << " heads, width " << config.n_embd << ", " << model->num_parameters()
+              << " parameters; data: " << info.train_tokens << " train tokens, vocab "
+              << info.vocab_size << ", batch " << o.batch_size << " x " << T << " x "
+              << o.t.grad_accum;
+    if (comm.is_distributed()) std::cout << " on each of " << comm.world_size() << " ranks";
+    std::cout << "\n";
+  }
   train::install_stop_handler();
   const train::FitResult r = trainer.fit();
+  if (!main_rank) return 0;
   model->save_pretrained(o.out);
   std::cout << (r.interrupted ? "interrupted" : "done") << " at step " << r.step << ": train loss "
             << r.train_loss;

@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "nabla/core/error.h"
+#include "nabla/dist/communicator.h"
 
 namespace {
 
@@ -46,6 +47,12 @@ int main(int argc, char** argv) {
       return c.run(nabla::cli::Args(argv + 2, argv + argc));
     } catch (const nabla::Error& e) {
       std::cerr << "nabla " << name << ": error: " << e.what() << "\n";
+      // Under mpirun a rank that fails alone must not leave the others waiting in a
+      // collective (nor wait in MPI_Finalize for them): end the whole job.
+      if (nabla::dist::Communicator::world_is_distributed()) {
+        std::cerr.flush();
+        nabla::dist::Communicator::world().abort(1);
+      }
       return 1;
     }
   }

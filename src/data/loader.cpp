@@ -26,7 +26,14 @@ int64_t TokenLoader::num_windows() const {
 }
 
 int64_t TokenLoader::num_batches() const {
-  return (num_windows() + batch_size_ - 1) / batch_size_;
+  return (num_windows() + global_batch_size() - 1) / global_batch_size();
+}
+
+void TokenLoader::distribute(int64_t rank, int64_t world_size) {
+  NABLA_CHECK(world_size > 0 && rank >= 0 && rank < world_size, "TokenLoader: rank ", rank,
+              " is out of range for a world of ", world_size);
+  rank_ = rank;
+  world_size_ = world_size;
 }
 
 void TokenLoader::set_position(int64_t batches) {
@@ -36,8 +43,10 @@ void TokenLoader::set_position(int64_t batches) {
 
 int64_t TokenLoader::window_start(int64_t batch, int64_t row) const {
   const auto windows = static_cast<uint64_t>(num_windows());
-  const uint64_t counter = static_cast<uint64_t>(batch) * static_cast<uint64_t>(batch_size_) +
-                           static_cast<uint64_t>(row);
+  // The row's index in the global batch: a rank's rows are its slice of it.
+  const uint64_t counter =
+      static_cast<uint64_t>(batch) * static_cast<uint64_t>(global_batch_size()) +
+      static_cast<uint64_t>(rank_ * batch_size_ + row);
   if (sampling_ == Sampling::Sequential) return static_cast<int64_t>(counter % windows) * block_size_;
   const auto r = philox4x32(seed_, counter);
   // 64 random bits modulo the window count: the bias is below windows / 2^64.

@@ -72,6 +72,7 @@ fs::path find_checkpoint(const std::string& dir) {
 }  // namespace
 
 void Trainer::save_checkpoint(const std::string& dir) const {
+  if (!is_main_rank()) return;  // the ranks hold the same weights and state
   const fs::path final_dir(dir);
   const fs::path tmp = dir + ".tmp." + std::to_string(::getpid());
   std::error_code ec;
@@ -90,9 +91,11 @@ void Trainer::save_checkpoint(const std::string& dir) const {
     const nlohmann::json j = {
         {"format", "nabla-train-checkpoint"}, {"version", 1}, {"step", step_},
         {"generator", {{"seed", gen.seed()}, {"offset", gen.offset()}}},
-        {"train_data", {{"position", train_.position()}, {"batch_size", train_.batch_size()},
+        // batch_size is the global batch: position counts global batches, whatever the ranks.
+        {"train_data", {{"position", train_.position()}, {"batch_size", train_.global_batch_size()},
                         {"block_size", train_.block_size()}, {"tokens", train_.shard().size()}}},
-        {"grad_accum", opt_.grad_accum}, {"max_steps", opt_.max_steps}};
+        {"grad_accum", opt_.grad_accum}, {"max_steps", opt_.max_steps},
+        {"world_size", train_.world_size()}};
     const std::string text = j.dump(2) + "\n";
     io::detail::AtomicWriter w((tmp / "trainer.json").string(), kFormat);
     w.write(text.data(), text.size());
@@ -131,10 +134,12 @@ void Trainer::resume(const std::string& dir) {
   }
   NABLA_CHECK_IO(step >= 0 && position >= 0, "checkpoint: ", meta_path, " has step ", step,
                  " and data position ", position);
-  NABLA_CHECK(batch == train_.batch_size() && block == train_.block_size(),
-              "resume: the checkpoint was trained with batch size ", batch, " and block size ",
-              block, ", this run uses ", train_.batch_size(), " and ", train_.block_size(),
-              " (", meta_path, ")\n---> HINT: resume with the same --batch-size and --block-size");
+  NABLA_CHECK(batch == train_.global_batch_size() && block == train_.block_size(),
+              "resume: the checkpoint was trained with a global batch of ", batch,
+              " and block size ", block, ", this run uses ", train_.global_batch_size(), " (",
+              train_.world_size(), " rank(s) x ", train_.batch_size(), ") and ",
+              train_.block_size(), " (", meta_path, ")\n---> HINT: resume with the same "
+              "--block-size and --batch-size x ranks");
   // Both files are read and checked before anything is modified (load_model checks first too).
   const io::Weights opt_w = io::load_safetensors((ckpt / "optimizer.safetensors").string());
   if (opt_.load_model) {
@@ -144,7 +149,8 @@ void Trainer::resume(const std::string& dir) {
     model_.load_state_dict(entries_of(model_w), true);
   }
   optimizer_->load_state_dict(entries_of(opt_w));
-  default_generator().set_state(seed, offset);
+  default_generator().set_state(seed, offset);  // rank 0's
+  seed_rank_generator();
   train_.set_position(position);
   step_ = step;
   last_checkpoint_ = ckpt.string();

@@ -8,6 +8,7 @@
 
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/core/error.h"
+#include "nabla/core/rng.h"
 #include "nabla/ops/nn_functional.h"
 #include "nabla/optim/clip.h"
 #include "nabla/optim/schedule.h"
@@ -28,6 +29,34 @@ std::vector<optim::ParamGroup> decay_groups(const std::vector<Tensor>& params, d
   if (!decay.params.empty()) groups.push_back(std::move(decay));
   if (!no_decay.params.empty()) groups.push_back(std::move(no_decay));
   return groups;
+}
+
+// Every rank must hold the same model before rank 0's weights are broadcast: a mismatch is
+// then one clear error on every rank rather than a truncated message on some of them.
+void check_same_model(dist::Communicator& comm, const std::vector<Tensor>& state) {
+  int64_t numel = 0;
+  uint64_t shapes = 1469598103934665603ULL;  // FNV-1a over every tensor's sizes and dtype
+  auto mix = [&](uint64_t v) { shapes = (shapes ^ v) * 1099511628211ULL; };
+  for (const Tensor& t : state) {
+    numel += t.numel();
+    for (const int64_t d : t.shape()) mix(static_cast<uint64_t>(d));
+    mix(static_cast<uint64_t>(t.dtype()));
+  }
+  Tensor mine = Tensor::empty({1, 3}, DType::I64);
+  int64_t* m = mine.data<int64_t>();
+  m[0] = static_cast<int64_t>(state.size());
+  m[1] = numel;
+  m[2] = static_cast<int64_t>(shapes);
+  const Tensor all = comm.all_gather(mine);  // (world_size, 3)
+  const int64_t* a = all.data<int64_t>();
+  for (int r = 1; r < comm.world_size(); ++r) {
+    const int64_t* o = a + 3 * r;
+    NABLA_CHECK(o[0] == a[0] && o[1] == a[1] && o[2] == a[2], "Trainer: rank ", r,
+                " has a model of ", o[0], " tensors and ", o[1], " elements, rank 0 one of ",
+                a[0], " tensors and ", o[1] == a[1] ? "the same number of" : std::to_string(a[1]),
+                " elements", o[1] == a[1] ? " but other shapes" : "",
+                "\n---> HINT: every rank must build the same model (same flags and config)");
+  }
 }
 
 }  // namespace
@@ -68,6 +97,47 @@ Trainer::Trainer(models::CausalLM& model, data::TokenLoader& train_data,
       decay_groups(params_, opt_.weight_decay),
       optim::AdamWOptions{.lr = opt_.lr, .betas = {opt_.beta1, opt_.beta2}, .eps = opt_.eps,
                           .weight_decay = opt_.weight_decay});
+  if (distributed()) start_data_parallel();
+}
+
+void Trainer::start_data_parallel() {
+  const dist::Communicator& c = *opt_.comm;
+  const std::initializer_list<const data::TokenLoader*> loaders = {&train_, val_};
+  for (const data::TokenLoader* l : loaders) {
+    if (l == nullptr) continue;
+    NABLA_CHECK(l->world_size() == c.world_size() && l->rank() == c.rank(), "Trainer: rank ",
+                c.rank(), " of ", c.world_size(), " was given a loader distributed as rank ",
+                l->rank(), " of ", l->world_size(),
+                "\n---> HINT: call TokenLoader::distribute(comm.rank(), comm.world_size())");
+  }
+  std::vector<Tensor> state;
+  for (const auto& [name, t] : model_.state_dict()) state.push_back(t);
+  check_same_model(*opt_.comm, state);
+  dist::broadcast_tensors(*opt_.comm, state, 0);
+  reducer_ = std::make_unique<dist::GradReducer>(*opt_.comm, params_, opt_.bucket_bytes);
+  seed_rank_generator();
+}
+
+// Dropout masks must differ between ranks, which see different rows: rank r draws from seed
+// + r (nanoGPT's seed_offset = ddp_rank). Ranks draw equally many numbers, so the offsets
+// stay equal and rank 0's state, saved in checkpoints, gives every rank's on resume.
+void Trainer::seed_rank_generator() {
+  if (!distributed()) return;
+  Generator& g = default_generator();
+  g.set_state(g.seed() + static_cast<uint64_t>(opt_.comm->rank()), g.offset());
+}
+
+double Trainer::global_mean(double value, bool stop) {
+  if (!distributed()) {
+    stop_ = stop;
+    return value;
+  }
+  Tensor v = Tensor::empty({2}, DType::F64);
+  v.data<double>()[0] = value;
+  v.data<double>()[1] = stop ? 1.0 : 0.0;
+  opt_.comm->all_reduce(v, dist::ReduceOp::Sum);
+  stop_ = v.data<double>()[1] > 0;
+  return v.data<double>()[0] / static_cast<double>(opt_.comm->world_size());
 }
 
 double Trainer::lr_at(int64_t s) const {
@@ -94,13 +164,19 @@ StepStats Trainer::train_step() {
   double loss_sum = 0;
   for (int64_t m = 0; m < opt_.grad_accum; ++m) loss_sum += loss_of(train_.next());
   StepStats s;
-  s.loss = loss_sum / static_cast<double>(opt_.grad_accum);
+  // The global batch's mean: ranks hold equal slices, so the mean of their means.
+  s.loss = global_mean(loss_sum / static_cast<double>(opt_.grad_accum), stop_requested());
   const std::string last_good = last_checkpoint_.empty()
                                     ? std::string("no checkpoint was written")
                                     : "the last good checkpoint " + last_checkpoint_ + " is unchanged";
   NABLA_CHECK(std::isfinite(s.loss), "train: step ", step_ + 1, ": the loss is ", s.loss,
               "; the step was skipped and training stopped (", last_good,
               ")\n---> HINT: lower --lr, raise --warmup-steps or set --grad-clip");
+  if (reducer_ != nullptr) {
+    const double before = reducer_->seconds();
+    reducer_->all_reduce_grads();
+    s.allreduce_seconds = reducer_->seconds() - before;
+  }
   // An infinite max_norm measures the norm without clipping.
   s.grad_norm = optim::clip_grad_norm_(
       params_, opt_.grad_clip > 0 ? opt_.grad_clip : std::numeric_limits<double>::infinity());
@@ -112,7 +188,7 @@ StepStats Trainer::train_step() {
   optimizer_->step();
   optimizer_->zero_grad(true);
   s.step = ++step_;
-  s.tokens = opt_.grad_accum * train_.batch_size() * train_.block_size();
+  s.tokens = opt_.grad_accum * train_.global_batch_size() * train_.block_size();
   s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   elapsed_ += s.seconds;
   ++steps_timed_;
@@ -127,7 +203,7 @@ double Trainer::evaluate() {
   double sum = 0;
   for (int64_t i = 0; i < opt_.eval_iters; ++i) sum += loss_of(val_->next());
   model_.train();
-  last_val_ = sum / static_cast<double>(opt_.eval_iters);
+  last_val_ = global_mean(sum / static_cast<double>(opt_.eval_iters), stop_);
   return *last_val_;
 }
 
@@ -144,25 +220,29 @@ FitResult Trainer::fit(int64_t until_step) {
       val = evaluate();
     }
     if (opt_.on_step) opt_.on_step(s);
-    log_step(s, val);
-    write_metrics(s, val);
-    if (opt_.sample && opt_.sample_every > 0 && (step_ % opt_.sample_every == 0 || last)) {
+    const bool main = is_main_rank();
+    if (main) {
+      log_step(s, val);
+      write_metrics(s, val);
+    }
+    if (main && opt_.sample && opt_.sample_every > 0 && (step_ % opt_.sample_every == 0 || last)) {
       NoGradGuard no_grad;
       model_.eval();
       const std::string text = opt_.sample(model_);
       model_.train();
       if (opt_.log != nullptr) *opt_.log << "---- sample at step " << step_ << " ----\n" << text << "\n----\n";
     }
-    const bool stop = stop_requested();
+    // Ranks stop together, at the step where any of them saw the request.
+    const bool stop = distributed() ? stop_ : stop_requested();
     const bool due = opt_.checkpoint_every > 0 && step_ % opt_.checkpoint_every == 0;
     if (!ckpt.empty() && (due || last || stop || step_ == end)) {
       save_checkpoint(ckpt);
       last_checkpoint_ = ckpt;
-      if (opt_.log != nullptr) *opt_.log << "saved checkpoint " << ckpt << " (step " << step_ << ")\n";
+      if (main && opt_.log != nullptr) *opt_.log << "saved checkpoint " << ckpt << " (step " << step_ << ")\n";
     }
     if (stop) {
       r.interrupted = true;
-      if (opt_.log != nullptr) *opt_.log << "stopped at step " << step_ << " on request\n";
+      if (main && opt_.log != nullptr) *opt_.log << "stopped at step " << step_ << " on request\n";
       break;
     }
   }

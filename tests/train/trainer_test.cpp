@@ -242,7 +242,7 @@ TEST(Trainer, CheckpointReplacesAtomicallyAndResumeChecksShapes) {
   data::TokenLoader other(s.train_shard, 2, 8, data::Sampling::Random, 1);
   Trainer t2(*s.model, other, &s.val, o);
   EXPECT_THAT([&] { t2.resume(out.file("ck")); },
-              ::testing::ThrowsMessage<Error>(HasSubstr("batch size 4")));
+              ::testing::ThrowsMessage<Error>(HasSubstr("global batch of 4")));
   EXPECT_THAT([&] { t2.resume(out.file("nothing")); },
               ::testing::ThrowsMessage<IoError>(HasSubstr("no trainer.json")));
   auto bigger = std::make_shared<TinyLM>(16, 10);

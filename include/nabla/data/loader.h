@@ -31,12 +31,22 @@ class TokenLoader {
   int64_t position() const { return position_; }
   void set_position(int64_t batches);
   void reset() { set_position(0); }
+  /// Data parallelism (PyTorch's DistributedSampler): this loader then yields rows
+  /// [rank * B, (rank + 1) * B) of a global batch of world_size * B rows, so world_size
+  /// loaders with batch B together yield exactly the batches of one loader with batch
+  /// world_size * B, and position() counts global batches on every rank.
+  void distribute(int64_t rank, int64_t world_size);
 
   /// Sequential: batches in one pass over the windows (the last one wraps); Random: the
   /// number of distinct window starts.
   int64_t num_batches() const;
   int64_t num_windows() const;
+  /// Rows per batch of this loader (of this rank when distributed).
   int64_t batch_size() const { return batch_size_; }
+  /// Rows per batch over all ranks: batch_size() * world_size().
+  int64_t global_batch_size() const { return batch_size_ * world_size_; }
+  int64_t rank() const { return rank_; }
+  int64_t world_size() const { return world_size_; }
   int64_t block_size() const { return block_size_; }
   const Shard& shard() const { return shard_; }
 
@@ -48,6 +58,7 @@ class TokenLoader {
   Sampling sampling_;
   uint64_t seed_;
   int64_t position_ = 0;
+  int64_t rank_ = 0, world_size_ = 1;
 };
 
 }  // namespace nabla::data

@@ -1,6 +1,8 @@
 // The training loop for any models::CausalLM (nanoGPT's train.py, one process): AdamW with
 // decay groups, warmup + cosine lr, gradient clipping and accumulation, periodic evaluation,
-// samples, checkpoints with exact resume, a progress line and JSONL metrics.
+// samples, checkpoints with exact resume, a progress line and JSONL metrics; data parallel
+// over the ranks of a dist::Communicator (mpirun -np N), equal to one process with N times
+// the batch.
 #pragma once
 
 #include <chrono>
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "nabla/data/loader.h"
+#include "nabla/dist/data_parallel.h"
 #include "nabla/models/causal_lm.h"
 #include "nabla/optim/adam.h"
 
@@ -50,6 +53,15 @@ struct TrainOptions {
   /// model (LoRA fine-tuning keeps only the adapter: the frozen base never changes).
   std::function<void(const std::string& dir)> save_model = {};
   std::function<void(const std::string& dir)> load_model = {};
+  /// Data parallelism: every rank of comm runs a Trainer on its slice of each global batch
+  /// (the loaders must be distributed over the same ranks: TokenLoader::distribute). The
+  /// parameters and buffers start as rank 0's, gradients are averaged across ranks before
+  /// clipping, losses are global means, and only rank 0 logs, writes metrics, samples and
+  /// checkpoints. Rank r's dropout draws from seed + r, so with dropout the ranks' masks
+  /// differ (and the run equals one process only in distribution; without dropout, exactly
+  /// up to rounding). nullptr (or a world of one): one process.
+  dist::Communicator* comm = nullptr;
+  int64_t bucket_bytes = dist::kDefaultBucketBytes;  ///< gradient all-reduce bucket size
 };
 
 /// What one optimizer step did.
@@ -59,7 +71,8 @@ struct StepStats {
   double grad_norm = 0;     ///< total norm before clipping
   double lr = 0;
   double seconds = 0;
-  int64_t tokens = 0;
+  int64_t tokens = 0;        ///< over all ranks
+  double allreduce_seconds = 0;  ///< spent averaging gradients (0 in one process)
 };
 
 struct FitResult {
@@ -98,7 +111,9 @@ class Trainer {
   /// files go to a temporary sibling directory that is then swapped in. Holds
   /// model.safetensors (the model's state dict, loadable by any safetensors reader) or what
   /// TrainOptions::save_model writes, optimizer.safetensors (optim::Optimizer::state_dict) and
-  /// trainer.json (step, data position, generator state).
+  /// trainer.json (step, data position, generator state). Data parallel: only rank 0 writes;
+  /// other ranks return. The data position counts global batches, so any number of ranks can
+  /// resume it with the same global batch size.
   void save_checkpoint(const std::string& dir) const;
 
   int64_t step() const { return step_; }
@@ -110,6 +125,12 @@ class Trainer {
   void log_step(const StepStats& s, std::optional<double> val_loss);
   void write_metrics(const StepStats& s, std::optional<double> val_loss);
   double loss_of(const Tensor& batch);
+  bool distributed() const { return opt_.comm != nullptr && opt_.comm->is_distributed(); }
+  bool is_main_rank() const { return !distributed() || opt_.comm->rank() == 0; }
+  void start_data_parallel();
+  void seed_rank_generator();
+  /// The mean of value over ranks; also agrees on a stop request (any rank's) into stop_.
+  double global_mean(double value, bool stop);
 
   models::CausalLM& model_;
   data::TokenLoader& train_;
@@ -117,6 +138,8 @@ class Trainer {
   TrainOptions opt_;
   std::vector<Tensor> params_;  // those with requires_grad, in named_parameters order
   std::unique_ptr<optim::AdamW> optimizer_;
+  std::unique_ptr<dist::GradReducer> reducer_;  // data parallel only
+  bool stop_ = false;           // a stop request agreed by all ranks at the last step
   int64_t step_ = 0;
   int64_t num_params_ = 0;
   double elapsed_ = 0;          // seconds spent in steps in this process

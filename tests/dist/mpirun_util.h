@@ -1,0 +1,53 @@
+// Runs a command under `mpirun -np N` for the tests that need several ranks: finds mpirun,
+// sets what Open MPI needs here (CI runs as root on 2 cores) and bounds the time.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+namespace nabla::dist::testing {
+
+struct MpiRun {
+  int status;       // exit code; -1 when it did not exit normally
+  std::string out;  // stdout and stderr of all ranks
+};
+
+/// Adds key=value to the colon-separated options in variable name unless key is set there.
+inline void append_env(const char* name, const std::string& key, const std::string& entry) {
+  const char* old = std::getenv(name);
+  std::string v = old != nullptr ? old : "";
+  if (v.find(key) != std::string::npos) return;
+  v += (v.empty() ? "" : ":") + entry;
+  ::setenv(name, v.c_str(), 1);
+}
+
+/// Whether mpirun is on the PATH (tests skip with a message when it is not).
+inline bool have_mpirun() { return std::system("command -v mpirun > /dev/null 2>&1") == 0; }
+
+/// Runs `mpirun -np np cmd` (cmd: a program and its arguments), killed after timeout_s.
+inline MpiRun mpirun(int np, const std::string& cmd, int timeout_s = 120) {
+  ::setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
+  ::setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
+  // Open MPI keeps some allocations until exit; under ASan the ranks would report them:
+  // tools/lsan_mpi.supp suppresses those libraries (leak checking of nabla's code stays on).
+  append_env("LSAN_OPTIONS", "suppressions", std::string("suppressions=") + NABLA_SOURCE_DIR +
+                                                 "/tools/lsan_mpi.supp:print_suppressions=0");
+  append_env("ASAN_OPTIONS", "fast_unwind_on_malloc", "fast_unwind_on_malloc=0");
+  // --oversubscribe: more ranks than cores; --bind-to none: ranks share the cores freely.
+  const std::string line = "timeout -k 5 " + std::to_string(timeout_s) + " mpirun -np " +
+                           std::to_string(np) + " --oversubscribe --bind-to none " + cmd + " 2>&1";
+  MpiRun r{-1, {}};
+  FILE* p = ::popen(line.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+}  // namespace nabla::dist::testing
