@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Data-parallel scaling of `nabla train`: the same model trained with 1 rank and with 2 ranks
-# (mpirun), one thread per rank and the same per-rank batch, on tinyshakespeare (characters).
+# (mpirun, each rank pinned to a core), one thread per rank and the same per-rank batch, on
+# tinyshakespeare (characters).
 #   bench/dist_bench.sh [BUILD_DIR=build] [STEPS=12] [MODEL_FLAGS...]
 # Default model: nanoGPT's shakespeare-char (6 layers, 6 heads, width 384, block 256), batch 4
 # per rank. Prints per run the median step time, tokens/s over all ranks and the all-reduce
@@ -20,9 +21,8 @@ trap 'rm -rf "$work"' EXIT
 "$build"/nabla prepare --input /work/shared/data/tinyshakespeare.txt --out "$work/ds" \
   --tokenizer char >/dev/null
 run() {  # run NAME NP
-  local launcher=()
-  (($2 > 1)) && launcher=(mpirun -np "$2" --oversubscribe --bind-to core)
-  "${launcher[@]}" "$build"/nabla train --data "$work/ds" --out "$work/$1" --threads 1 \
+  # Both runs go through mpirun, so both are pinned to cores the same way.
+  mpirun -np "$2" --bind-to core "$build"/nabla train --data "$work/ds" --out "$work/$1" --threads 1 \
     --max-steps "$steps" --eval-every 0 --eval-iters 1 --log-every 1000 --warmup-steps 2 \
     --metrics "$work/$1.jsonl" "${model[@]}" >/dev/null
   # Skip the first 2 steps (allocation, page faults); medians of the rest.
