@@ -2,8 +2,8 @@
 // bench/lora_torch.py: the same model, windows (16 x 128 tokens of a `nabla prepare` dataset),
 // initial lora_A (splitmix64 streams both programs implement) and AdamW recipe (lr 3e-3,
 // betas 0.9/0.999, no decay or clipping), so losses agree step for step and only time and memory
-// differ. Prints one JSON line: ms/step (steps 6.. when there are more than 10), peak RSS,
-// trainable parameters, first/final train loss, val loss over every window of val.bin.
+// differ. Prints one JSON line: wall and CPU ms/step (steps 6.. when there are more than 10),
+// peak RSS, trainable parameters, first/final train loss, val loss over every window of val.bin.
 // Usage: OMP_NUM_THREADS=2 ./build/bench/lora_bench MODEL DATA_DIR lora|full STEPS
 #include <sys/resource.h>
 #include <unistd.h>
@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -87,6 +88,14 @@ void init_lora_a(nn::Module& model) {
   }
 }
 
+// CPU seconds of the whole process (all threads): less sensitive than wall time to other
+// programs on a shared machine.
+double cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
 double rss_mib() {
   std::ifstream in("/proc/self/statm");
   int64_t size = 0, resident = 0;
@@ -121,8 +130,9 @@ int main(int argc, char** argv) {
     const double val_before = evaluate(*model, val);
     const double rss_setup = rss_mib();
     SplitMix64 stream{2};
-    std::vector<double> losses, times;
+    std::vector<double> losses, times, cpu;
     for (int64_t s = 0; s < steps; ++s) {
+      const double c0 = cpu_seconds();
       const auto t0 = std::chrono::steady_clock::now();
       std::vector<int64_t> starts;
       for (int64_t b = 0; b < kBatch; ++b)
@@ -134,20 +144,26 @@ int main(int argc, char** argv) {
       opt.step();
       losses.push_back(loss.item());
       times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      cpu.push_back(cpu_seconds() - c0);
     }
     const size_t skip = times.size() > 10 ? 5 : 0;
-    double sum = 0;
-    for (size_t i = skip; i < times.size(); ++i) sum += times[i];
+    double sum = 0, cpu_sum = 0;
+    for (size_t i = skip; i < times.size(); ++i) {
+      sum += times[i];
+      cpu_sum += cpu[i];
+    }
+    const auto timed = static_cast<double>(times.size() - skip);
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
     const lora::TrainableParameters tp = lora::trainable_parameters(*model);
     std::printf(
         "{\"impl\": \"nabla\", \"mode\": \"%s\", \"threads\": %d, \"steps\": %lld, "
-        "\"ms_per_step\": %.3f, \"trainable_params\": %lld, \"all_params\": %lld, "
+        "\"ms_per_step\": %.3f, \"cpu_ms_per_step\": %.3f, \"trainable_params\": %lld, "
+        "\"all_params\": %lld, "
         "\"first_loss\": %.6f, \"final_loss\": %.6f, \"val_before\": %.6f, \"val_after\": %.6f, "
         "\"rss_setup_mib\": %.1f, \"peak_rss_mib\": %.1f}\n",
-        mode.c_str(), get_num_threads(), static_cast<long long>(steps),
-        1e3 * sum / static_cast<double>(times.size() - skip), static_cast<long long>(tp.trainable),
+        mode.c_str(), get_num_threads(), static_cast<long long>(steps), 1e3 * sum / timed,
+        1e3 * cpu_sum / timed, static_cast<long long>(tp.trainable),
         static_cast<long long>(tp.total), losses.front(), losses.back(), val_before,
         evaluate(*model, val), rss_setup, static_cast<double>(ru.ru_maxrss) / 1024.0);
   } catch (const std::exception& e) {

@@ -223,9 +223,9 @@ def main():
     val_before = evaluate()
     rss_setup = rss_mib()
     data = SplitMix64(2)
-    losses, times = [], []
+    losses, times, cpu = [], [], []
     for _ in range(steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         starts = torch.tensor([data.next() % (train.numel() - BLOCK) for _ in range(BATCH)])
         w = train[starts[:, None] + torch.arange(BLOCK + 1)]
         logits = model(w[:, :-1])
@@ -235,10 +235,12 @@ def main():
         opt.step()
         losses.append(loss.item())
         times.append(time.perf_counter() - t0)
-    timed = times[5:] if len(times) > 10 else times
+        cpu.append(time.process_time() - c0)
+    skip = 5 if len(times) > 10 else 0
     print(json.dumps({
         "impl": "torch " + torch.__version__, "mode": mode, "threads": torch.get_num_threads(),
-        "steps": steps, "ms_per_step": 1e3 * sum(timed) / len(timed),
+        "steps": steps, "ms_per_step": 1e3 * sum(times[skip:]) / len(times[skip:]),
+        "cpu_ms_per_step": 1e3 * sum(cpu[skip:]) / len(cpu[skip:]),
         "trainable_params": sum(p.numel() for p in params),
         "all_params": sum(p.numel() for p in model.parameters()),
         "first_loss": losses[0], "final_loss": losses[-1], "val_before": val_before,

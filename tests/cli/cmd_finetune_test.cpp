@@ -179,5 +179,21 @@ TEST_F(CmdFinetune, ResumeWithOtherLoraFlagsFails) {
   EXPECT_THAT(none.out, HasSubstr("no trainer.json"));
 }
 
+TEST_F(CmdFinetune, BadFlagsAreErrors) {
+  const std::string out = tmp_.file("out");
+  for (const auto& [extra, what] : std::vector<std::pair<std::string, std::string>>{
+           {"--lora-targets wq --lora-r 0", "apply_lora: r must be > 0, got 0"},
+           {"--lora-targets wq --lora-dropout 1", "lora_dropout must be in [0, 1), got 1"},
+           {"--lora-targets wq --sample-every 5", "--sample-every is not supported"},
+           {"--lora-targets wq --lr fast", "--lr expects a number, got 'fast'"},
+           {"--lora-targets wq --bogus 1", "unknown flag --bogus"},
+           {"--max-steps 1", "--lora-targets are required"}}) {
+    const CliResult r = run_nabla(finetune(out, extra));
+    EXPECT_EQ(r.status, 1) << extra;
+    EXPECT_THAT(r.out, HasSubstr(what)) << extra;
+  }
+  EXPECT_FALSE(std::filesystem::exists(out + "/adapter_model.safetensors"));
+}
+
 }  // namespace
 }  // namespace nabla

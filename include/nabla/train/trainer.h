@@ -110,11 +110,10 @@ class Trainer {
   /// Writes a complete checkpoint to dir, replacing any checkpoint there atomically: the
   /// files go to a temporary sibling directory that is then swapped in. Holds
   /// model.safetensors (the model's state dict, loadable by any safetensors reader) or what
-  /// TrainOptions::save_model writes,
-  /// optimizer.safetensors (optim::Optimizer::state_dict) and trainer.json (step, data
-  /// position, generator state). Data parallel: only rank 0 writes; other ranks return.
-  /// The data position counts global batches, so any number of ranks can resume it with
-  /// the same global batch size.
+  /// TrainOptions::save_model writes, optimizer.safetensors (optim::Optimizer::state_dict) and
+  /// trainer.json (step, data position, generator state). Data parallel: only rank 0 writes;
+  /// other ranks return. The data position counts global batches, so any number of ranks can
+  /// resume it with the same global batch size.
   void save_checkpoint(const std::string& dir) const;
 
   int64_t step() const { return step_; }
