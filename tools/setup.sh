@@ -10,6 +10,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev zlib1g-dev
   clang libclang-rt-14-dev            # libFuzzer and the sanitizer runtimes
   dataset-fashion-mnist               # examples: Fashion-MNIST IDX files
+  fortunes                            # the main job's English text corpus
+  libopenmpi-dev openmpi-bin          # dist/: data-parallel training across processes
 )
 if [[ "${1:-}" == "--bench" ]]; then
   packages+=(python3-torch python3-numpy python3-regex libtcmalloc-minimal4)
