@@ -16,8 +16,8 @@ steps=${NABLA_DEMO_STEPS:-1000}
 run=build/demo
 rm -rf "$run"
 ./build/nabla prepare --input "${inputs[@]}" --tokenizer char --out "$run/data"
-# nanoGPT's CPU "baby GPT" (4 layers, 4 heads, width 128, 64 characters of context).
-./build/nabla train --data "$run/data" --out "$run/model" --n-layer 4 --n-head 4 --n-embd 128 \
-  --block-size 64 --batch-size 12 --dropout 0 --lr 1e-3 --min-lr 1e-4 --warmup 100 \
-  --beta2 0.99 --max-steps "$steps" --eval-every $((steps / 4)) --eval-iters 20 \
-  --sample-every $((steps / 4)) --sample-tokens 300 --metrics "$run/metrics.jsonl"
+# nanoGPT's CPU "baby GPT": 4 layers, 4 heads, width 128, 64 characters of context.
+./build/nabla train --data "$run/data" --out "$run/model" --model gpt2-baby --batch-size 12 \
+  --lr 1e-3 --min-lr 1e-4 --warmup-steps 100 --beta2 0.99 --max-steps "$steps" \
+  --eval-every $((steps / 4)) --eval-iters 20 --sample-every $((steps / 4)) --sample-tokens 300 \
+  --metrics "$run/metrics.jsonl"

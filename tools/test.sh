@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 jobs=$(nproc)
 if [[ "${1:-}" == "--sanitize" ]]; then
   # Warnings are the release build's gate: GCC's flow warnings misfire once -fsanitize
-  # changes inlining, so this build only looks for runtime errors. -O1 keeps it quick.
+  # changes inlining, so this build only looks for runtime errors. -O1 -g1 (line tables for the
+  # reports) keeps it quick.
   NABLA_TARGETS="nabla_tests" bash tools/build.sh build-asan -DNABLA_SANITIZE=ON \
-    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g" \
+    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1" \
     -DNABLA_BUILD_BENCH=OFF -DNABLA_BUILD_EXAMPLES=OFF
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   ctest --test-dir build-asan -L fast -j "$jobs" --output-on-failure

@@ -1,7 +1,8 @@
-// GEMM over oneDNN (bf16, most f32) and OpenBLAS (f64, some f32: see f32_backend). oneDNN primitives are
-// expensive to create (0.1-several ms), so each one is made once per geometry and kept in a
-// map keyed by (shape, strides, dtypes, alpha, beta, bias, threads); keys are compared
-// exactly, so the same call always runs the same primitive (deterministic).
+// GEMM over oneDNN (bf16, most f32) and OpenBLAS (f64, some f32: see f32_backend); a skinny
+// f32 x W^T goes to gemv_rows. oneDNN primitives are expensive to create (0.1-several ms), so
+// each one is made once per geometry and kept in a map keyed by (shape, strides, dtypes, alpha,
+// beta, bias, threads); keys are compared exactly, so the same call always runs the same
+// primitive (deterministic).
 #include "nabla/kernels/cpu/gemm.h"
 
 #include <cblas.h>
@@ -17,6 +18,7 @@
 #include <unordered_map>
 
 #include "nabla/core/error.h"
+#include "nabla/kernels/cpu/gemv.h"
 
 namespace nabla::kernels::cpu {
 
@@ -203,6 +205,13 @@ GemmBackend f32_backend(const GemmLayout& g) {
 void gemm(const GemmLayout& g, float alpha, const float* A, const float* B, float beta, float* C,
           const float* bias) {
   if (trivial_case(g, beta, C, bias)) return;
+  // x W^T for a few rows (decoding): both libraries stream W at a fraction of memory
+  // bandwidth there (BENCHMARKS.md, "Decode").
+  if (g.backend == GemmBackend::Auto && g.batch == 1 && g.M <= kGemvMaxRows && !g.trans_a &&
+      g.trans_b) {
+    gemv_rows(g.M, g.N, g.K, alpha, A, g.lda, B, g.ldb, beta, C, g.ldc, bias);
+    return;
+  }
   if (f32_backend(g) == GemmBackend::Dnnl) {
     dnnl_gemm(g, alpha, A, B, beta, C, bias);
   } else {
