@@ -45,8 +45,9 @@ inline MpiRun mpirun(int np, const std::string& cmd, int timeout_s = 120) {
   // --oversubscribe: more ranks than cores; --bind-to none: ranks share the cores freely.
   // One machine: shared memory only, so the network plugins (UCX, libfabric), whose
   // initialisers leak too, are never loaded.
+  // The ranks run whole test binaries: a gtest shard setting of the parent must not reach them.
   const std::string line = "LSAN_OPTIONS='" + lsan + "' ASAN_OPTIONS='" + asan +
-                           "' timeout -k 5 " + std::to_string(timeout_s) + " mpirun -np " +
+                           "' env -u GTEST_TOTAL_SHARDS -u GTEST_SHARD_INDEX timeout -k 5 " + std::to_string(timeout_s) + " mpirun -np " +
                            std::to_string(np) +
                            " --oversubscribe --bind-to none --mca pml ob1 --mca btl self,vader "
                            "--mca osc ^ucx " + cmd + " 2>&1";
