@@ -14,6 +14,7 @@ for target in build-fuzz/fuzz/*_fuzz; do
   work=$(mktemp -d)
   [[ -d $corpus ]] && cp -r "$corpus"/. "$work"/
   echo "fuzz: $name for ${secs}s"
-  "$target" -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1 "$work" 2>&1 | tail -3
+  "$target" -max_total_time="$secs" -rss_limit_mb=2048 -print_final_stats=1 \
+    -artifact_prefix=build-fuzz/ "$work" 2>&1 | tail -3
   rm -rf "$work"
 done

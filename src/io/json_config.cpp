@@ -53,6 +53,8 @@ nlohmann::json parse_json(std::string_view text, const std::string& format,
     // e.byte is 1-based: the position of the offending character.
     const int64_t at = base_offset + static_cast<int64_t>(e.byte > 0 ? e.byte - 1 : 0);
     fail(format, source, at, std::string("invalid JSON: ") + e.what(), hint);
+  } catch (const json::exception& e) {  // e.g. out_of_range: a number beyond double (1e400)
+    fail(format, source, -1, std::string("invalid JSON: ") + e.what(), "fix that value");
   }
 }
 

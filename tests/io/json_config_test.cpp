@@ -59,6 +59,11 @@ TEST(JsonConfig, ParseErrorsNameTheByteOffset) {
   EXPECT_THAT([] { JsonConfig::parse("[1]", "c.json"); }, throws("c.json: expected a JSON object at the top level, got array"));
   EXPECT_THAT([] { JsonConfig::parse(std::string(100, '[') + std::string(100, ']'), "c.json"); },
               throws("JSON nested deeper than 64"));
+  // A number beyond double's range is nlohmann's out_of_range, not a parse error (found by
+  // fuzz/json_config_fuzz.cpp): still a nabla::Error naming the file.
+  EXPECT_THAT([] { JsonConfig::parse(R"({"g": 1e400})", "c.json"); },
+              throws("invalid JSON: [json.exception.out_of_range.406] number overflow parsing "
+                     "'1e400' (c.json)"));
 }
 
 TEST(JsonConfig, LoadsFilesAndReportsMissingOnes) {
