@@ -8,7 +8,7 @@ packages=(
   g++ cmake ninja-build pkg-config python3 ccache
   libdnnl-dev libopenblas-openmp-dev libopenblas0-openmp
   libgtest-dev libgmock-dev libbenchmark-dev nlohmann-json3-dev zlib1g-dev
-  clang libclang-rt-14-dev            # libFuzzer and the sanitizer runtimes
+  clang libclang-rt-14-dev libomp-14-dev  # sanitizer builds, libFuzzer, clang's OpenMP
   dataset-fashion-mnist               # examples: Fashion-MNIST IDX files
   fortunes                            # the main job's English text corpus
   libopenmpi-dev openmpi-bin          # dist/: data-parallel training across processes

@@ -180,14 +180,14 @@ std::vector<std::string> linear_names(nn::Module& model) {
 std::vector<std::string> find_targets(nn::Module& model, const TargetModules& targets) {
   const std::regex re = targets.regex.empty() ? std::regex() : compile(targets.regex);
   std::vector<std::string> out;
-  for (const auto& [n, lin] : base_linears(model)) {
+  for (const auto& entry : base_linears(model)) {
+    const std::string& n = entry.first;  // a named variable: lambdas may capture it
     const bool hit = (targets.all_linear && !is_output_head(n)) ||
                      (!targets.regex.empty() && std::regex_match(n, re)) ||
                      std::any_of(
                          targets.names.begin(), targets.names.end(),
                          [&](const std::string& t) { return ends_with_component(n, t); });
-    if (hit)
-      out.push_back(n);
+    if (hit) out.push_back(n);
   }
   return out;
 }
