@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # nabla's main job: builds nabla, then trains a small character-level GPT on real English text
 # (Debian's fortunes, or the UTF-8 text files you name) and prints samples as it learns.
-#   tools/demo.sh [FILE...]          NABLA_DEMO_STEPS=N sets the length (default 1000)
+#   tools/demo.sh [FILE...]          NABLA_DEMO_STEPS=N sets the length (default 5000)
 # Everything goes to build/demo/: the dataset, checkpoints, metrics.jsonl, the final model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +12,7 @@ if ((${#inputs[@]} == 0)); then
   [[ -d $corpus ]] || { echo "demo: $corpus is missing: run tools/setup.sh" >&2; exit 1; }
   mapfile -t inputs < <(find "$corpus" -maxdepth 1 -type f ! -name '*.dat' | sort)
 fi
-steps=${NABLA_DEMO_STEPS:-1000}
+steps=${NABLA_DEMO_STEPS:-5000}
 run=build/demo
 rm -rf "$run"
 ./build/nabla prepare --input "${inputs[@]}" --tokenizer char --out "$run/data"
