@@ -20,20 +20,7 @@ C pow_any(C base, C exp) {
   if constexpr (std::is_floating_point_v<C>) {
     return std::pow(base, exp);
   } else {
-    if constexpr (std::is_signed_v<C>) {
-      if (exp < 0) {
-        if (base == 1) return 1;
-        if (base == -1) return (exp & 1) ? -1 : 1;
-        return 0;
-      }
-    }
-    C r = 1;
-    while (exp != 0) {
-      if (exp & 1) r = static_cast<C>(r * base);
-      base = static_cast<C>(base * base);
-      exp = static_cast<C>(exp >> 1);
-    }
-    return r;
+    return int_pow(base, exp);
   }
 }
 

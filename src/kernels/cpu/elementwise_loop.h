@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <array>
+#include <type_traits>
 
 #include "nabla/core/dispatch.h"
 #include "nabla/kernels/cpu/elementwise.h"
@@ -176,6 +177,26 @@ void map2(const Geometry& g, void* out, const void* a, const void* b, double sca
   for_each_row<3>(g, [&](const Offsets<3>& off, const Offsets<3>& st, int64_t n) {
     map2_row(o + off[0], st[0], pa + off[1], st[1], pb + off[2], st[2], n, f);
   });
+}
+
+/// base^exp in an integer type (as torch.pow on integer tensors): negative exponents give
+/// 0 except for bases 1 and -1, and overflow wraps.
+template <typename I>
+I int_pow(I base, I exp) {
+  if constexpr (std::is_signed_v<I>) {
+    if (exp < 0) {  // only 1 and -1 have integer reciprocals; the rest truncate to 0
+      if (base == 1) return 1;
+      if (base == -1) return (exp & 1) ? -1 : 1;
+      return 0;
+    }
+  }
+  I r = 1;
+  while (exp != 0) {
+    if (exp & 1) r = static_cast<I>(r * base);
+    base = static_cast<I>(base * base);
+    exp = static_cast<I>(exp >> 1);
+  }
+  return r;
 }
 
 }  // namespace nabla::kernels::cpu::detail

@@ -15,25 +15,8 @@ namespace nabla::kernels::cpu {
 
 namespace {
 
+using detail::int_pow;
 using detail::map1;
-
-template <typename I>
-I int_pow(I base, I exp) {
-  if constexpr (std::is_signed_v<I>) {
-    if (exp < 0) {  // only 1 and -1 have integer reciprocals; the rest truncate to 0
-      if (base == 1) return 1;
-      if (base == -1) return (exp & 1) ? -1 : 1;
-      return 0;
-    }
-  }
-  I r = 1;
-  while (exp != 0) {
-    if (exp & 1) r = static_cast<I>(r * base);
-    base = static_cast<I>(base * base);
-    exp = static_cast<I>(exp >> 1);
-  }
-  return r;
-}
 
 // A clamp bound in C; integer types saturate (an absent bound is +-inf).
 template <typename C>
