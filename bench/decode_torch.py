@@ -1,20 +1,18 @@
-"""The PyTorch twin of bench/decode_bench.cpp: greedy decoding with a KV cache, 128 new tokens
-from BOS, batch 1 and 8, for llama2.c's stories260K (when its .bin is given) and random-weight
-Llamas of the stories15M and stories110M shapes. The model is llama2.c's model.py with a
-preallocated cache, as in Meta's reference; the prompt is one token, so every step is a decode.
-Prints one JSON line per case: {"model", "batch", "threads", "tok_s"}.
-Usage: bench/torch_env.sh THREADS /usr/bin/python3 bench/decode_torch.py [stories260K.bin]
+"""The PyTorch twin of `nabla bench decode`: greedy decoding with a KV cache from one BOS
+token, timed per step (median after warm-up), for a llama2.c checkpoint (stories260K.bin) or a
+random-weight Llama of llama2.c's shapes. The model is llama2.c's model.py with a preallocated
+cache, as in Meta's reference. Same flags and JSON fields as nabla's.
+Usage: bench/torch_env.sh THREADS /usr/bin/python3 bench/decode_torch.py --model stories110M \
+       --batch-size 1 --steps 128
 """
+import argparse
 import json
-import os
+import resource
 import struct
-import sys
 import time
 
 import torch
 import torch.nn.functional as F
-
-GEN_LEN = 128
 
 
 class Llama(torch.nn.Module):
@@ -104,32 +102,45 @@ def load_llama2c(path, max_batch):
     return model
 
 
+SHAPES = {  # llama2.c's shapes, as `nabla bench decode`: dim, hidden, layers, heads
+    "stories15M": (288, 768, 6, 6),
+    "stories42M": (512, 1376, 8, 8),
+    "stories110M": (768, 2048, 12, 12),
+}
+
+
 @torch.no_grad()
-def decode(model, batch):
-    tokens = torch.ones(batch, 1, dtype=torch.long)  # BOS
-    for pos in range(GEN_LEN):
-        tokens = model(tokens, pos).argmax(-1)
-    return tokens
-
-
 def main():
-    torch.manual_seed(0)
-    cases = []
-    if len(sys.argv) > 1:
-        cases.append(("stories260K", lambda b: load_llama2c(sys.argv[1], b)))
-    cases.append(("stories15M_shape", lambda b: Llama(288, 768, 6, 6, 6, 32000, 256, b)))
-    cases.append(("stories110M_shape", lambda b: Llama(768, 2048, 12, 12, 12, 32000, 256, b)))
-    for name, make in cases:
-        for batch in (1, 8):
-            model = make(batch).eval()
-            decode(model, batch)  # warm-up
-            runs, start = 0, time.perf_counter()
-            while runs < 2 or time.perf_counter() - start < 2.0:
-                decode(model, batch)
-                runs += 1
-            rate = runs * batch * GEN_LEN / (time.perf_counter() - start)
-            print(json.dumps({"model": name, "batch": batch, "threads": torch.get_num_threads(),
-                              "tok_s": round(rate, 1)}), flush=True)
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="stories110M", help="a shape name or a llama2.c .bin")
+    ap.add_argument("--batch-size", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=128)
+    ap.add_argument("--warmup", type=int, default=8)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    torch.manual_seed(a.seed)
+    B, seq = a.batch_size, a.warmup + a.steps + 2
+    if a.model in SHAPES:
+        dim, hidden, layers, heads = SHAPES[a.model]
+        model = Llama(dim, hidden, layers, heads, heads, 32000, seq, B)
+    else:
+        model = load_llama2c(a.model, B)
+    model.eval()
+    tokens, ms = torch.ones(B, 1, dtype=torch.long), []  # BOS
+    for pos in range(a.warmup + a.steps + 1):
+        start = time.perf_counter()
+        tokens = model(tokens, pos).argmax(-1)
+        if pos > a.warmup:
+            ms.append(1e3 * (time.perf_counter() - start))
+    ms.sort()
+    med = ms[len(ms) // 2] if len(ms) % 2 else 0.5 * (ms[len(ms) // 2 - 1] + ms[len(ms) // 2])
+    print(json.dumps({
+        "bench": "decode", "model": a.model, "params": sum(p.numel() for p in model.parameters()),
+        "batch": B, "dtype": "f32", "threads": torch.get_num_threads(), "steps": a.steps,
+        "ms_per_step": round(med, 3), "ms_min": round(ms[0], 3),
+        "tokens_per_s": round(B / (med / 1e3), 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}),
+        flush=True)
 
 
 if __name__ == "__main__":

@@ -20,5 +20,7 @@ int cmd_prepare(const Args& args);
 int cmd_train(const Args& args);
 /// nabla finetune: LoRA fine-tuning of a checkpoint; writes a PEFT adapter.
 int cmd_finetune(const Args& args);
+/// nabla bench: training-step and decode speed as JSON (bench/compare.py adds PyTorch's).
+int cmd_bench(const Args& args);
 
 }  // namespace nabla::cli

@@ -21,6 +21,7 @@ constexpr Command kCommands[] = {
     {"prepare", nabla::cli::cmd_prepare, "text files -> tokenizer + train/val token shards"},
     {"train", nabla::cli::cmd_train, "pretrain a GPT-2 on a prepared dataset"},
     {"finetune", nabla::cli::cmd_finetune, "LoRA fine-tuning of a checkpoint -> PEFT adapter"},
+    {"bench", nabla::cli::cmd_bench, "training-step and decode speed (ms/step, tokens/s, memory)"},
 };
 
 void usage(std::ostream& os) {

@@ -224,6 +224,9 @@ Tensor LoraLinear::delta_weight() const {
 
 void LoraLinear::merge(nn::Linear& base, bool keep_original) {
   NABLA_CHECK(!merged_, "LoraLinear::merge: the adapter is already merged");
+  NABLA_CHECK(base.weight.defined(), "LoraLinear::merge: the Linear's weight is packed (",
+              base.packed_weight() ? weight_format_name(base.packed_weight()->format()) : "?",
+              ") for inference; merge into an f32 model");
   NABLA_CHECK_SHAPE(
       base.weight.shape() == Shape({lora_B->out_features, lora_A->in_features}),
       "LoraLinear::merge: adapter is for [", lora_B->out_features, ", ", lora_A->in_features,
@@ -267,9 +270,10 @@ std::vector<std::string> apply_lora(nn::Module& model, const LoraConfig& config)
     if (std::find(targets.begin(), targets.end(), n) == targets.end())
       continue;
     NABLA_CHECK(!lin->adapter(), "apply_lora: ", n, " already has an adapter");
+    // A packed (bf16/int8) frozen base works too: its linear passes gradients to the input.
     NABLA_CHECK_DTYPE(
-        lin->weight.dtype() == kFloat32, "apply_lora: ", n, ".weight is ", lin->weight.dtype(),
-        "; LoRA adapters need an f32 base weight");
+        lin->packed_weight() || lin->weight.dtype() == kFloat32, "apply_lora: ", n,
+        ".weight is ", lin->weight.dtype(), "; LoRA adapters need an f32 or packed base weight");
     chosen.push_back(lin);
   }
   model.requires_grad_(false);

@@ -32,7 +32,7 @@ void Linear::reset_parameters() {
 }
 
 Tensor Linear::forward(const Tensor& x) {
-  Tensor y = linear(x, weight, bias);
+  Tensor y = packed_ ? linear(x, *packed_, bias) : linear(x, weight, bias);
   if (adapter_ && adapter_->active()) y = y + adapter_->delta(x);
   return y;
 }
@@ -58,9 +58,30 @@ void Linear::set_adapter(std::shared_ptr<LinearAdapter> adapter) {
   adapter_ = std::move(adapter);
 }
 
+void Linear::pack_weight(WeightFormat format) {
+  NABLA_CHECK(packed_ == nullptr, "Linear::pack_weight: the weight is already packed (",
+              weight_format_name(packed_ ? packed_->format() : format), ")");
+  NABLA_CHECK(format != WeightFormat::F32, "Linear::pack_weight: f32 is the unpacked format");
+  packed_ = std::make_shared<const PackedWeight>(PackedWeight::pack(weight, format));
+  unregister_parameter("weight");
+  weight = Tensor();
+}
+
+int64_t pack_linear_weights(Module& module, WeightFormat format) {
+  int64_t n = 0;
+  for (auto& [name, m] : module.named_modules()) {
+    if (auto* lin = dynamic_cast<Linear*>(m.get()); lin != nullptr && lin->weight.defined()) {
+      lin->pack_weight(format);
+      ++n;
+    }
+  }
+  return n;
+}
+
 std::string Linear::extra_repr() const {
   return "in_features=" + std::to_string(in_features) + ", out_features=" +
-         std::to_string(out_features) + ", bias=" + py_repr(bias.defined());
+         std::to_string(out_features) + ", bias=" + py_repr(bias.defined()) +
+         (packed_ ? ", weight=" + std::string(weight_format_name(packed_->format())) : "");
 }
 
 }  // namespace nabla::nn

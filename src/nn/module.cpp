@@ -52,6 +52,17 @@ Tensor Module::register_parameter(const std::string& name, Tensor t, bool requir
   return t;
 }
 
+Tensor Module::unregister_parameter(const std::string& name) {
+  for (auto it = parameters_.begin(); it != parameters_.end(); ++it) {
+    if (it->first != name) continue;
+    Tensor t = std::move(it->second);
+    parameters_.erase(it);
+    return t;
+  }
+  NABLA_CHECK(false, this->name(), ": no parameter named '", name, "' to remove");
+  return {};
+}
+
 Tensor Module::register_buffer(const std::string& name, Tensor t) {
   check_new_name("register_buffer", name);
   if (t.defined()) buffers_.emplace_back(name, t);

@@ -2,11 +2,13 @@
 // bias), and its promise: row i of C is bitwise the same for any M and any thread count.
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <random>
 #include <vector>
 
+#include "nabla/core/bf16.h"
 #include "nabla/core/threads.h"
 #include "nabla/kernels/cpu/gemm.h"
 #include "nabla/kernels/cpu/gemv.h"
@@ -99,6 +101,104 @@ TEST(Gemv, GemmRoutesSkinnyLinearProducts) {
   gemm(g, 1.0f, A.data(), W.data(), 0.0f, via_gemm.data());
   gemv_rows(M, N, K, 1.0f, A.data(), K, W.data(), K, 0.0f, direct.data(), N, nullptr);
   EXPECT_EQ(std::memcmp(via_gemm.data(), direct.data(), sizeof(float) * M * N), 0);
+}
+
+
+// ---- bf16 and Q8 weights ----------------------------------------------------------------------
+
+std::vector<uint16_t> to_bf16(const std::vector<float>& v) {
+  std::vector<uint16_t> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out[i] = BFloat16(v[i]).bits;
+  return out;
+}
+
+std::vector<float> widen(const std::vector<uint16_t>& v) {
+  std::vector<float> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out[i] = std::bit_cast<float>(uint32_t{v[i]} << 16);
+  return out;
+}
+
+// Every shape: ragged K (tails of the 32-lane steps and of Q8 blocks), N not a multiple of 4.
+const Case kPackedCases[] = {{1, 1, 1},   {1, 7, 33},   {3, 5, 31},   {8, 9, 64},
+                             {2, 130, 100}, {1, 300, 288}, {5, 4, 1}, {8, 257, 768}};
+
+TEST(GemvBf16, BitwiseEqualToF32OnTheWidenedWeights) {
+  for (const Case& c : kPackedCases) {
+    const int64_t lda = c.K + 3, ldw = c.K + 5, ldc = c.N + 2;
+    const auto A = random_vec(static_cast<size_t>(c.M * lda), 1);
+    const auto W = to_bf16(random_vec(static_cast<size_t>(c.N * ldw), 2));
+    const auto Wf = widen(W);
+    const auto bias = random_vec(static_cast<size_t>(c.N), 3);
+    auto want = random_vec(static_cast<size_t>(c.M * ldc), 4), got = want;
+    gemv_rows(c.M, c.N, c.K, 0.5f, A.data(), lda, Wf.data(), ldw, 2.0f, want.data(), ldc,
+              bias.data());
+    gemv_rows_bf16(c.M, c.N, c.K, 0.5f, A.data(), lda, W.data(), ldw, 2.0f, got.data(), ldc,
+                   bias.data());
+    ASSERT_EQ(0, std::memcmp(want.data(), got.data(), want.size() * sizeof(float)))
+        << "M=" << c.M << " N=" << c.N << " K=" << c.K;
+  }
+}
+
+TEST(GemvQ8, QuantizationErrorIsAtMostHalfAStep) {
+  const int64_t N = 5, K = 70, ldw = 72, nb = q8_blocks(K);
+  ASSERT_EQ(nb, 3);
+  auto W = random_vec(static_cast<size_t>(N * ldw), 7);
+  for (int64_t k = 32; k < 64; ++k) W[2 * ldw + k] = 0.0f;  // an all-zero block
+  W[3 * ldw + 5] = -4.0f;                                    // a block's extreme value
+  std::vector<int8_t> codes(static_cast<size_t>(N * K));
+  std::vector<float> scales(static_cast<size_t>(N * nb)), back(static_cast<size_t>(N * ldw));
+  quantize_q8(N, K, W.data(), ldw, codes.data(), scales.data());
+  dequantize_q8(N, K, codes.data(), scales.data(), back.data(), ldw);
+  EXPECT_EQ(scales[2 * nb + 1], 0.0f);
+  EXPECT_FLOAT_EQ(scales[3 * nb + 0], 4.0f / 127.0f);
+  EXPECT_EQ(codes[3 * K + 5], -127);
+  for (int64_t n = 0; n < N; ++n) {
+    for (int64_t k = 0; k < K; ++k) {
+      const float step = scales[n * nb + k / kQ8Block];
+      ASSERT_GE(codes[n * K + k], -127);
+      ASSERT_LE(std::fabs(back[n * ldw + k] - W[n * ldw + k]), 0.5f * step * (1 + 1e-6f) + 1e-12f)
+          << n << ", " << k;
+    }
+  }
+}
+
+TEST(GemvQ8, BitwiseEqualToF32OnTheDequantizedWeights) {
+  for (const Case& c : kPackedCases) {
+    const int64_t lda = c.K + 3, ldc = c.N + 2;
+    const auto A = random_vec(static_cast<size_t>(c.M * lda), 1);
+    const auto W = random_vec(static_cast<size_t>(c.N * c.K), 2);
+    std::vector<int8_t> codes(W.size());
+    std::vector<float> scales(static_cast<size_t>(c.N * q8_blocks(c.K))), Wf(W.size());
+    quantize_q8(c.N, c.K, W.data(), c.K, codes.data(), scales.data());
+    dequantize_q8(c.N, c.K, codes.data(), scales.data(), Wf.data(), c.K);
+    const auto bias = random_vec(static_cast<size_t>(c.N), 3);
+    auto want = random_vec(static_cast<size_t>(c.M * ldc), 4), got = want;
+    gemv_rows(c.M, c.N, c.K, 1.0f, A.data(), lda, Wf.data(), c.K, 0.0f, want.data(), ldc,
+              bias.data());
+    gemv_rows_q8(c.M, c.N, c.K, 1.0f, A.data(), lda, codes.data(), scales.data(), 0.0f,
+                 got.data(), ldc, bias.data());
+    ASSERT_EQ(0, std::memcmp(want.data(), got.data(), want.size() * sizeof(float)))
+        << "M=" << c.M << " N=" << c.N << " K=" << c.K;
+  }
+}
+
+TEST(GemvQ8, SameResultForAnyThreadCount) {
+  const int64_t M = 3, N = 515, K = 300;
+  const auto A = random_vec(static_cast<size_t>(M * K), 1);
+  const auto W = random_vec(static_cast<size_t>(N * K), 2);
+  std::vector<int8_t> codes(W.size());
+  std::vector<float> scales(static_cast<size_t>(N * q8_blocks(K)));
+  quantize_q8(N, K, W.data(), K, codes.data(), scales.data());
+  std::vector<float> one(static_cast<size_t>(M * N)), two(one.size());
+  const int saved = get_num_threads();
+  set_num_threads(1);
+  gemv_rows_q8(M, N, K, 1.0f, A.data(), K, codes.data(), scales.data(), 0.0f, one.data(), N,
+               nullptr);
+  set_num_threads(2);
+  gemv_rows_q8(M, N, K, 1.0f, A.data(), K, codes.data(), scales.data(), 0.0f, two.data(), N,
+               nullptr);
+  set_num_threads(saved);
+  EXPECT_EQ(0, std::memcmp(one.data(), two.data(), one.size() * sizeof(float)));
 }
 
 }  // namespace

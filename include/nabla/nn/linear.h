@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "nabla/nn/module.h"
+#include "nabla/ops/quantized.h"
 
 namespace nabla::nn {
 
@@ -39,12 +40,26 @@ class Linear : public Module {
   /// The attached adapter, or null.
   const std::shared_ptr<LinearAdapter>& adapter() const { return adapter_; }
 
+  /// Stores the weight packed for inference (bf16 or int8 blocks, ops/quantized.h) in place of
+  /// the f32 parameter, which is dropped: "weight" leaves parameters() and the state dict, and
+  /// forward uses linear(x, packed, bias). For a model that only runs (generation, or a frozen
+  /// base under an adapter); bias and adapter stay f32. Throws when already packed or for F32.
+  void pack_weight(WeightFormat format);
+  /// The packed weight, or null while the weight is the f32 parameter.
+  const std::shared_ptr<const PackedWeight>& packed_weight() const { return packed_; }
+
   int64_t in_features, out_features;
-  Tensor weight;  ///< (out, in)
+  Tensor weight;  ///< (out, in); undefined once packed
   Tensor bias;    ///< (out), undefined without bias
 
  private:
   std::shared_ptr<LinearAdapter> adapter_;
+  std::shared_ptr<const PackedWeight> packed_;
 };
+
+/// Packs the weight of every Linear in module's tree (Linear::pack_weight) and returns how many
+/// were packed: PyTorch's quantize_dynamic for inference. Weights shared with another module
+/// (a tied head uses the embedding's) stay f32 there.
+int64_t pack_linear_weights(Module& module, WeightFormat format);
 
 }  // namespace nabla::nn

@@ -28,6 +28,9 @@ class Module : public std::enable_shared_from_this<Module> {
   /// Registers t (detached from any graph) as parameter `name` and returns it; an undefined
   /// t (e.g. no bias) registers nothing.
   Tensor register_parameter(const std::string& name, Tensor t, bool requires_grad = true);
+  /// Removes parameter `name` of this module (not of its children) and returns it; throws
+  /// nabla::Error when there is none (torch: `del module.name`).
+  Tensor unregister_parameter(const std::string& name);
   /// Registers a tensor that is saved in the state dict but is not a parameter.
   Tensor register_buffer(const std::string& name, Tensor t);
   /// Registers a child module under `name` and returns it.

@@ -1,4 +1,5 @@
-// gemv_rows: four weight rows at a time, each dotted with every row of A while it is in L1.
+// gemv_rows: four weight rows at a time, each dotted with every row of A while it is in L1
+// (bf16 and int8 weights are widened to f32 in registers as they are used).
 // A dot product keeps 2 x 16 lane sums (two independent FMA chains per weight row hide the
 // FMA latency) and adds them up in one fixed tree at the end; lane l sums elements
 // k = l (mod 32), so the result does not depend on M, on the block a row falls in, or on threads.
@@ -6,11 +7,24 @@
 
 #include <omp.h>
 
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC 12's AVX-512 intrinsics start from _mm512_undefined_*() and then report that value as
+// maybe uninitialized once inlined (GCC bug 105593).
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+#include <immintrin.h>
+
+#include <algorithm>
+#include <bit>
+#include <cmath>
+
 namespace nabla::kernels::cpu {
 
 namespace {
 
-constexpr int64_t kLanes = 32;
+constexpr int64_t kLanes = 32;  // = kQ8Block: one int8 block per step
+constexpr int64_t kBlock = 4;   // weight rows per task
+static_assert(kLanes == kQ8Block);
 
 float reduce_lanes(float* s) {
   for (int64_t w = kLanes / 2; w >= 1; w /= 2) {
@@ -19,42 +33,119 @@ float reduce_lanes(float* s) {
   return s[0];
 }
 
-// out[r] = dot(a, w + r * ldw) for r < R, all over K elements.
-template <int R>
-void dots(const float* __restrict a, const float* __restrict w, int64_t ldw, int64_t K,
-          float* out) {
+// How each weight format widens to f32: step() adds a[l] * w[n][k + l] to s[l] for the 32
+// lanes of a step (k a multiple of 32), at() gives one weight for the tail. The product
+// a * w of a widened weight w is the same float as with the f32 weights dequantize_* writes,
+// so every format sums bitwise like gemv_rows on its f32 weights.
+struct F32Weights {
+  const float* w;
+  int64_t ldw;
+  void step(int64_t n, int64_t k, const float* __restrict a, float* __restrict s) const {
+    const float* __restrict wr = w + n * ldw + k;
+    for (int64_t l = 0; l < kLanes; ++l) s[l] += a[l] * wr[l];
+  }
+  float at(int64_t n, int64_t k) const { return w[n * ldw + k]; }
+#if defined(__AVX512F__)
+  void widen(int64_t n, int64_t k, __m512& w0, __m512& w1) const {
+    w0 = _mm512_loadu_ps(w + n * ldw + k);
+    w1 = _mm512_loadu_ps(w + n * ldw + k + 16);
+  }
+#endif
+};
+
+struct Bf16Weights {
+  const uint16_t* w;
+  int64_t ldw;
+  static float widen(uint16_t b) { return std::bit_cast<float>(static_cast<uint32_t>(b) << 16); }
+  void step(int64_t n, int64_t k, const float* __restrict a, float* __restrict s) const {
+    const uint16_t* __restrict wr = w + n * ldw + k;
+    for (int64_t l = 0; l < kLanes; ++l) s[l] += a[l] * widen(wr[l]);
+  }
+  float at(int64_t n, int64_t k) const { return widen(w[n * ldw + k]); }
+#if defined(__AVX512F__)
+  static __m512 widen16(const uint16_t* p) {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+  void widen(int64_t n, int64_t k, __m512& w0, __m512& w1) const {
+    w0 = widen16(w + n * ldw + k);
+    w1 = widen16(w + n * ldw + k + 16);
+  }
+#endif
+};
+
+struct Q8Weights {
+  const int8_t* codes;
+  const float* scales;
+  int64_t K, nb;
+  void step(int64_t n, int64_t k, const float* __restrict a, float* __restrict s) const {
+    const int8_t* __restrict q = codes + n * K + k;
+    const float d = scales[n * nb + k / kQ8Block];
+    for (int64_t l = 0; l < kLanes; ++l) s[l] += a[l] * (static_cast<float>(q[l]) * d);
+  }
+  float at(int64_t n, int64_t k) const {
+    return static_cast<float>(codes[n * K + k]) * scales[n * nb + k / kQ8Block];
+  }
+#if defined(__AVX512F__)
+  static __m512 widen16(const int8_t* p, __m512 d) {
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b)), d);
+  }
+  void widen(int64_t n, int64_t k, __m512& w0, __m512& w1) const {
+    const __m512 d = _mm512_set1_ps(scales[n * nb + k / kQ8Block]);
+    w0 = widen16(codes + n * K + k, d);
+    w1 = widen16(codes + n * K + k + 16, d);
+  }
+#endif
+};
+
+// out[r] = dot(a, weight row n0 + r) for r < R, all over K elements.
+template <int R, class W>
+void dots(const float* __restrict a, const W& w, int64_t n0, int64_t K, float* out) {
   alignas(64) float s[R][kLanes] = {};
   const int64_t body = K - K % kLanes;
+#if defined(__AVX512F__)
+  // The same lanes in registers: compilers keep s in memory or use 256-bit vectors.
+  __m512 acc[R][2];
+  for (int r = 0; r < R; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (int64_t k = 0; k < body; k += kLanes) {
+    const __m512 a0 = _mm512_loadu_ps(a + k), a1 = _mm512_loadu_ps(a + k + 16);
     for (int r = 0; r < R; ++r) {
-      const float* wr = w + r * ldw + k;
-      for (int64_t l = 0; l < kLanes; ++l) s[r][l] += a[k + l] * wr[l];
+      __m512 w0, w1;
+      w.widen(n0 + r, k, w0, w1);
+      acc[r][0] = _mm512_fmadd_ps(a0, w0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(a1, w1, acc[r][1]);
     }
   }
   for (int r = 0; r < R; ++r) {
-    for (int64_t k = body; k < K; ++k) s[r][k - body] += a[k] * w[r * ldw + k];
+    _mm512_store_ps(s[r], acc[r][0]);
+    _mm512_store_ps(s[r] + 16, acc[r][1]);
+  }
+#else
+  for (int64_t k = 0; k < body; k += kLanes) {
+    for (int r = 0; r < R; ++r) w.step(n0 + r, k, a + k, s[r]);
+  }
+#endif
+  for (int r = 0; r < R; ++r) {
+    for (int64_t k = body; k < K; ++k) s[r][k - body] += a[k] * w.at(n0 + r, k);
     out[r] = reduce_lanes(s[r]);
   }
 }
 
-}  // namespace
-
-void gemv_rows(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-               const float* W, int64_t ldw, float beta, float* C, int64_t ldc,
-               const float* bias) {
-  constexpr int64_t kBlock = 4;
+template <class W>
+void gemv_impl(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+               const W& w, float beta, float* C, int64_t ldc, const float* bias) {
   const int64_t blocks = (N + kBlock - 1) / kBlock;
   // Threads only pay off once the weights are large enough to stream (about 64 KiB).
 #pragma omp parallel for schedule(static) if (N * K >= (1 << 14))
   for (int64_t b = 0; b < blocks; ++b) {
     const int64_t j0 = b * kBlock, rows = N - j0 < kBlock ? N - j0 : kBlock;
-    const float* w = W + j0 * ldw;
     for (int64_t i = 0; i < M; ++i) {
       float d[kBlock];
       if (rows == kBlock) {
-        dots<kBlock>(A + i * lda, w, ldw, K, d);
+        dots<kBlock>(A + i * lda, w, j0, K, d);
       } else {
-        for (int64_t r = 0; r < rows; ++r) dots<1>(A + i * lda, w + r * ldw, ldw, K, d + r);
+        for (int64_t r = 0; r < rows; ++r) dots<1>(A + i * lda, w, j0 + r, K, d + r);
       }
       float* c = C + i * ldc + j0;
       for (int64_t r = 0; r < rows; ++r) {
@@ -65,6 +156,59 @@ void gemv_rows(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int
       }
     }
   }
+}
+
+void dequantize_row(int64_t K, const int8_t* codes, const float* scales, float* out) {
+  for (int64_t k = 0; k < K; ++k) {
+    out[k] = static_cast<float>(codes[k]) * scales[k / kQ8Block];
+  }
+}
+
+}  // namespace
+
+void gemv_rows(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+               const float* W, int64_t ldw, float beta, float* C, int64_t ldc,
+               const float* bias) {
+  gemv_impl(M, N, K, alpha, A, lda, F32Weights{W, ldw}, beta, C, ldc, bias);
+}
+
+void gemv_rows_bf16(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                    const uint16_t* W, int64_t ldw, float beta, float* C, int64_t ldc,
+                    const float* bias) {
+  gemv_impl(M, N, K, alpha, A, lda, Bf16Weights{W, ldw}, beta, C, ldc, bias);
+}
+
+void gemv_rows_q8(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                  const int8_t* codes, const float* scales, float beta, float* C, int64_t ldc,
+                  const float* bias) {
+  gemv_impl(M, N, K, alpha, A, lda, Q8Weights{codes, scales, K, q8_blocks(K)}, beta, C, ldc,
+            bias);
+}
+
+void quantize_q8(int64_t N, int64_t K, const float* W, int64_t ldw, int8_t* codes,
+                 float* scales) {
+  const int64_t nb = q8_blocks(K);
+#pragma omp parallel for schedule(static) if (N * K >= (1 << 16))
+  for (int64_t n = 0; n < N; ++n) {
+    for (int64_t b = 0; b < nb; ++b) {
+      const int64_t k0 = b * kQ8Block, k1 = std::min(K, k0 + kQ8Block);
+      const float* w = W + n * ldw;
+      float amax = 0.0f;
+      for (int64_t k = k0; k < k1; ++k) amax = std::max(amax, std::fabs(w[k]));
+      const float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+      scales[n * nb + b] = d;
+      for (int64_t k = k0; k < k1; ++k) {
+        codes[n * K + k] = static_cast<int8_t>(std::nearbyint(w[k] * id));
+      }
+    }
+  }
+}
+
+void dequantize_q8(int64_t N, int64_t K, const int8_t* codes, const float* scales, float* W,
+                   int64_t ldw) {
+  const int64_t nb = q8_blocks(K);
+#pragma omp parallel for schedule(static) if (N * K >= (1 << 16))
+  for (int64_t n = 0; n < N; ++n) dequantize_row(K, codes + n * K, scales + n * nb, W + n * ldw);
 }
 
 }  // namespace nabla::kernels::cpu

@@ -1,0 +1,118 @@
+// `nabla bench` end to end on tiny models: the JSON fields exist and agree with each other
+// (tokens/s from ms/step, the parameter count of the model built), and bad flags fail with a
+// message. Speed itself is measured by bench/compare.py, never asserted here.
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "nabla/models/gpt2.h"
+
+namespace nabla {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct CliResult {
+  int status;
+  std::string out;
+};
+
+CliResult run_nabla(const std::string& args) {
+  const std::string cmd = "OMP_NUM_THREADS=1 " + std::string(NABLA_BINARY_DIR) + "/nabla " +
+                          args + " < /dev/null 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  CliResult r{-1, {}};
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n = 0;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  const int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+class CmdBench : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(std::string(NABLA_BINARY_DIR) + "/nabla")) {
+      GTEST_SKIP() << "the nabla binary is not built";
+    }
+  }
+};
+
+TEST_F(CmdBench, TrainReportsConsistentJson) {
+  const CliResult r = run_nabla(
+      "bench train --model gpt2-tiny --batch-size 3 --seq-len 16 --steps 3 --warmup 1 --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["bench"], "train");
+  EXPECT_EQ(j["model"], "gpt2-tiny");
+  EXPECT_EQ(j["params"].get<int64_t>(),
+            models::Gpt2(models::Gpt2Config::preset("gpt2-tiny")).num_parameters());
+  EXPECT_EQ(j["batch"], 3);
+  EXPECT_EQ(j["seq_len"], 16);
+  EXPECT_EQ(j["threads"], 1);
+  EXPECT_EQ(j["steps"], 3);
+  const double ms = j["ms_per_step"].get<double>();
+  ASSERT_GT(ms, 0.0);
+  EXPECT_LE(j["ms_min"].get<double>(), ms);
+  EXPECT_NEAR(j["tokens_per_s"].get<double>(), 3 * 16 / (ms / 1e3), 1e-3 * 3 * 16 / (ms / 1e3));
+  // Random tokens over 128 ids: the loss stays near ln(128) = 4.85 in 4 steps.
+  EXPECT_NEAR(j["loss"].get<double>(), std::log(128.0), 0.3);
+  EXPECT_GT(j["peak_rss_mb"].get<double>(), 1.0);
+}
+
+TEST_F(CmdBench, DecodeReportsConsistentJson) {
+  const CliResult r = run_nabla(
+      "bench decode --model gpt2-tiny --batch-size 2 --steps 5 --warmup 2 --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["bench"], "decode");
+  EXPECT_EQ(j["batch"], 2);
+  EXPECT_EQ(j["steps"], 5);
+  const double ms = j["ms_per_step"].get<double>();
+  ASSERT_GT(ms, 0.0);
+  EXPECT_NEAR(j["tokens_per_s"].get<double>(), 2 / (ms / 1e3), 1e-3 * 2 / (ms / 1e3));
+  EXPECT_GT(j["peak_rss_mb"].get<double>(), 1.0);
+}
+
+TEST_F(CmdBench, PlainOutputIsOneLine) {
+  const CliResult r = run_nabla("bench decode --model gpt2-tiny --steps 2 --warmup 0");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("bench=decode  model=gpt2-tiny"));
+  EXPECT_THAT(r.out, HasSubstr("tokens_per_s="));
+}
+
+TEST_F(CmdBench, BadFlagsFailWithAMessage) {
+  struct Case {
+    const char* args;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"bench", "expected 'train' or 'decode'"},
+      {"bench fly", "expected 'train' or 'decode', got 'fly'"},
+      {"bench train --dtype bf16", "--dtype bf16 is not supported yet"},
+      {"bench decode --dtype f16", "expected f32, bf16 or int8, got 'f16'"},
+      {"bench train --steps 0", "must be positive"},
+      {"bench train --model gpt2-tiny --seq-len 33", "--seq-len 33 is larger than the model's "
+                                                     "n_positions 32"},
+      {"bench decode --model nope", "--model 'nope' is neither a file nor a preset"},
+      {"bench decode --model gpt2-tiny --steps 40", "leave no room in the model's 32 positions"},
+      {"bench train --batch-size x", "--batch-size expects an integer, got 'x'"},
+      {"bench train --frobnicate 1", "unknown argument '--frobnicate'"},
+  };
+  for (const Case& c : cases) {
+    const CliResult r = run_nabla(c.args);
+    EXPECT_EQ(r.status, 1) << c.args << "\n" << r.out;
+    EXPECT_THAT(r.out, HasSubstr(c.message)) << c.args;
+  }
+}
+
+}  // namespace
+}  // namespace nabla
