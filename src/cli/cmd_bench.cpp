@@ -4,6 +4,7 @@
 //   decode: greedy generation with the KV cache from one BOS token, timed per step.
 // ms_per_step is the median over the timed steps (warm-up steps first), tokens_per_s the
 // tokens of one step over that median, peak_rss_mb the process's peak resident memory.
+//   perplexity: the validation loss of a checkpoint, to weigh --dtype's speed against its cost.
 // bench/compare.py runs the PyTorch twin of each and prints the ratios.
 #include <sys/resource.h>
 #include <unistd.h>
@@ -22,13 +23,16 @@
 #include "nabla/core/error.h"
 #include "nabla/core/rng.h"
 #include "nabla/core/threads.h"
+#include "nabla/autograd/grad_mode.h"
 #include "nabla/data/loader.h"
+#include "nabla/data/prepare.h"
 #include "nabla/data/shard.h"
 #include "nabla/generate/generate.h"
 #include "nabla/generate/load.h"
 #include "nabla/models/gpt2.h"
 #include "nabla/models/llama.h"
 #include "nabla/nn/linear.h"
+#include "nabla/ops/nn_functional.h"
 #include "nabla/ops/quantized.h"
 #include "nabla/train/trainer.h"
 
@@ -43,18 +47,23 @@ constexpr const char* kUsage =
     "                          [--steps N] [--warmup N] [--dropout P] [common options]\n"
     "       nabla bench decode [--model PATH|PRESET] [--batch-size B] [--steps N] [--warmup N]\n"
     "                          [common options]\n"
+    "       nabla bench perplexity --model PATH --data DIR [--seq-len T] [--batch-size B]\n"
+    "                          [--steps N] [common options]\n"
     "  train:  GPT-2 training steps on random tokens; --model a GPT-2 preset (default gpt2)\n"
     "          or a config.json; --batch-size 4, --seq-len 64, --steps 10, --warmup 2,\n"
     "          --dropout 0 (as nanoGPT's bench.py).\n"
     "  decode: greedy decoding from one BOS token; --model a checkpoint that nabla generate\n"
     "          reads, a GPT-2 preset, or a random Llama of llama2.c's shapes: stories15M,\n"
     "          stories42M, stories110M; --batch-size 1, --steps 128 (decode steps), --warmup 8.\n"
+    "  perplexity: the quality side of --dtype: mean next-token loss and perplexity of a\n"
+    "          checkpoint over DIR/val.bin (a dataset of `nabla prepare` with the model's\n"
+    "          tokenizer), --steps batches (default 8) of B (8) sequential windows of T (64).\n"
     "  common: --dtype f32|bf16|int8 (decode: the Linear weights' format; train: f32 only)\n"
     "          --threads K --seed N (0) --json\n"
     "  Prints ms_per_step (median), tokens_per_s, peak_rss_mb and the setup.\n";
 
 struct Options {
-  std::string mode, model, dtype = "f32";
+  std::string mode, model, data, dtype = "f32";
   int64_t batch_size = -1, seq_len = 64, steps = -1, warmup = -1, threads = 0;
   double dropout = 0.0;
   uint64_t seed = 0;
@@ -79,6 +88,7 @@ Options parse(const Args& args) {
     NABLA_CHECK(k + 1 < args.size(), "bench: ", a, " needs a value\n", kUsage);
     const std::string& v = args[++k];
     if (a == "--model") o.model = v;
+    else if (a == "--data") o.data = v;
     else if (a == "--dtype") o.dtype = v;
     else if (a == "--batch-size") o.batch_size = parse_int("bench", a, v);
     else if (a == "--seq-len") o.seq_len = parse_int("bench", a, v);
@@ -90,8 +100,10 @@ Options parse(const Args& args) {
     else NABLA_CHECK(false, "bench: unknown argument '", a, "'\n", kUsage);
   }
   if (o.help) return o;
-  NABLA_CHECK(o.mode == "train" || o.mode == "decode", "bench: expected 'train' or 'decode', got '",
-              o.mode, "'\n", kUsage);
+  NABLA_CHECK(o.mode == "train" || o.mode == "decode" || o.mode == "perplexity",
+              "bench: expected 'train', 'decode' or 'perplexity', got '", o.mode, "'\n", kUsage);
+  NABLA_CHECK(o.mode != "perplexity" || (!o.model.empty() && !o.data.empty()),
+              "bench perplexity: --model and --data are required\n", kUsage);
   // bf16 training is measured once it exists; until then a clear refusal, never a silent f32
   // run under another name.
   if (o.mode == "train") {
@@ -285,6 +297,39 @@ int bench_decode(const Options& o) {
   return 0;
 }
 
+int bench_perplexity(const Options& o) {
+  const auto model = generation::load_causal_lm(o.model);
+  model->eval();
+  const WeightFormat format = weight_format_from_name(o.dtype);
+  if (format != WeightFormat::F32) nn::pack_linear_weights(*model, format);
+  const data::DatasetInfo info = data::read_dataset_info(o.data);
+  NABLA_CHECK(info.vocab_size <= model->vocab_size(), "bench perplexity: the data's vocabulary (",
+              info.vocab_size, ") is larger than the model's (", model->vocab_size(), ")");
+  const int64_t B = o.batch_size > 0 ? o.batch_size : 8, T = o.seq_len;
+  const int64_t batches = o.steps > 0 ? o.steps : 8;
+  NABLA_CHECK(T <= model->max_seq_len(), "bench perplexity: --seq-len ", T,
+              " is longer than the model's ", model->max_seq_len(), " positions");
+  data::TokenLoader val(data::Shard::open((fs::path(o.data) / "val.bin").string()), B, T,
+                        data::Sampling::Sequential);
+  NoGradGuard no_grad;
+  double nll = 0;
+  for (int64_t i = 0; i < batches; ++i) {
+    const Tensor batch = val.next();
+    const Tensor x = batch.narrow(1, 0, T).contiguous(), y = batch.narrow(1, 1, T).contiguous();
+    const Tensor logits = model->forward(x, 0, nullptr);
+    nll += cross_entropy(logits.reshape({B * T, logits.size(-1)}), y.reshape({B * T})).item();
+  }
+  nll /= static_cast<double>(batches);
+  report(o, {{"bench", str("perplexity")},
+             {"model", str(o.model)},
+             {"dtype", str(o.dtype)},
+             {"tokens", num(batches * B * T)},
+             {"nll", num(nll)},
+             {"perplexity", num(std::exp(nll))},
+             {"peak_rss_mb", num(peak_rss_mb())}});
+  return 0;
+}
+
 }  // namespace
 
 int cmd_bench(const Args& args) {
@@ -294,6 +339,7 @@ int cmd_bench(const Args& args) {
     return 0;
   }
   if (o.threads > 0) set_num_threads(static_cast<int>(o.threads));
+  if (o.mode == "perplexity") return bench_perplexity(o);
   return o.mode == "train" ? bench_train(o) : bench_decode(o);
 }
 

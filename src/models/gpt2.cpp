@@ -7,6 +7,8 @@
 #include <cmath>
 
 #include "nabla/autograd/grad_mode.h"
+#include "nabla/autograd/node.h"
+#include "nabla/ops/attention.h"
 #include "nabla/nn/init.h"
 #include "nabla/ops/creation.h"
 #include "nabla/ops/elementwise.h"
@@ -26,6 +28,9 @@ Tensor causal_attention(const Tensor& q, const Tensor& k, const Tensor& v, doubl
                         Generator* gen) {
   const int64_t Tq = q.size(2), Tk = k.size(2), HS = q.size(3);
   const double scale = 1.0 / std::sqrt(static_cast<double>(HS));
+  if (Tq == 1 && dropout_p == 0.0 && !autograd::needs_graph({q, k, v})) {
+    return attention_decode(q, k, v, scale);  // decoding: one fused pass per head
+  }
   if (Tq == 1) {
     // One query (decoding) sees every key: products and sums, because a matmul would build a
     // new oneDNN primitive (a JIT compile) for every cache length.

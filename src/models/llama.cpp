@@ -8,6 +8,8 @@
 #include <string>
 
 #include "nabla/autograd/grad_mode.h"
+#include "nabla/autograd/node.h"
+#include "nabla/ops/attention.h"
 #include "nabla/core/error.h"
 #include "nabla/ops/creation.h"
 #include "nabla/ops/elementwise.h"
@@ -27,9 +29,12 @@ Tensor causal_attention(const Tensor& q, const Tensor& k, const Tensor& v) {
   const Tensor kk = k.unsqueeze(2).expand({B, Hkv, rep, Tk, D}).reshape({B, H, Tk, D});
   const Tensor vv = v.unsqueeze(2).expand({B, Hkv, rep, Tk, D}).reshape({B, H, Tk, D});
   const double scale = 1.0 / std::sqrt(static_cast<double>(D));
-  if (Tq == 1) {
-    // One query (decoding): elementwise products and sums. A matmul here would build a new
-    // oneDNN primitive (a JIT compile) for every cache length.
+  if (Tq == 1 && !autograd::needs_graph({q, k, v})) {
+    // One query (decoding): one fused pass per head over the cache, grouped heads read in
+    // place. A matmul here would build a oneDNN primitive (a JIT compile) per cache length.
+    return attention_decode(q, k, v, scale);
+  }
+  if (Tq == 1) {  // the same with a gradient: elementwise products and sums
     const Tensor p = ((q * kk).sum({3}) * scale).softmax(-1);  // (B, H, Tk)
     return (p.unsqueeze(-1) * vv).sum({2}, true);              // (B, H, 1, D)
   }
