@@ -1,5 +1,7 @@
 // nabla generate: text from a checkpoint, as llama2.c's run.c prints it: the prompt and then
-// each generated token streamed to stdout, the speed in tokens/s on stderr.
+// each generated token streamed to stdout, the speed in tokens/s on stderr. Under
+// `mpirun -np N` the model is split over the ranks (tensor parallelism); every rank computes
+// the same tokens and rank 0 alone prints.
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -13,10 +15,14 @@
 
 #include "commands.h"
 #include "nabla/core/error.h"
+#include "nabla/dist/communicator.h"
 #include "nabla/generate/generate.h"
 #include "nabla/generate/load.h"
 #include "nabla/lora/adapter_io.h"
 #include "nabla/lora/lora.h"
+#include "nabla/nn/linear.h"
+#include "nabla/ops/creation.h"
+#include "nabla/ops/quantized.h"
 #include "nabla/tokenizers/tokenizer.h"
 
 namespace nabla::cli {
@@ -26,6 +32,7 @@ constexpr const char* kUsage =
     "usage: nabla generate --model PATH --tokenizer PATH (--prompt TEXT | --prompts-file FILE)\n"
     "                      [--steps N] [--temperature T] [--top-p P] [--top-k K] [--min-p P]\n"
     "                      [--repetition-penalty R] [--seed S] [--max-batch-size N] [--lora DIR]\n"
+    "                      [--dtype f32|bf16|int8]\n"
     "  --model: a llama2.c checkpoint (.bin), an llm.c GPT-2 .bin, or a folder: Hugging Face\n"
     "  (config.json + safetensors; GPT-2 or Llama) or Meta's (params.json + .pth).\n"
     "  --tokenizer: a llama2.c tokenizer.bin, or a folder with GPT-2's encoder.json + vocab.bpe.\n"
@@ -38,10 +45,15 @@ constexpr const char* kUsage =
     "  8); each completion is printed on its own line once its batch is done.\n"
     "  --lora: a LoRA adapter folder (PEFT's format, e.g. from nabla finetune), merged into the\n"
     "  model's weights before generating.\n"
-    "  With one prompt the text streams to stdout token by token. Speeds go to stderr.\n";
+    "  --dtype: how the Linear weights are held: f32 (default), bf16, or int8 in blocks of 32\n"
+    "  with a scale each (Q8_0); fewer bytes per weight decode faster (BENCHMARKS.md).\n"
+    "  With one prompt the text streams to stdout token by token. Speeds go to stderr.\n"
+    "  Under mpirun -np N the model's heads and hidden units are split over the N ranks\n"
+    "  (tensor parallelism; N must divide the number of key/value heads); rank 0 prints.\n";
 
 struct Options {
   std::string model, tokenizer, prompt, prompts_file, lora;
+  WeightFormat dtype = WeightFormat::F32;
   bool has_prompt = false, help = false;
   int64_t steps = 256, top_k = 0, max_batch_size = 8;
   double temperature = 1.0, top_p = 0.9, min_p = 0.0, repetition_penalty = 1.0;
@@ -69,6 +81,8 @@ Options parse(const Args& args) {
       o.model = value();
     } else if (a == "--lora") {
       o.lora = value();
+    } else if (a == "--dtype") {
+      o.dtype = weight_format_from_name(value());
     } else if (a == "--tokenizer") {
       o.tokenizer = value();
     } else if (a == "--prompt") {
@@ -166,16 +180,17 @@ std::string prompt_text(tokenizers::StreamDecoder& decoder, const tokenizers::To
 
 // Generates one batch: a single row streams its text (prompt first) token by token; several
 // rows print each text on its own line at the end. Speeds go to stderr.
+// Only the printing rank (rank 0 under mpirun) writes; the others generate alongside it.
 void run_batch(models::CausalLM& model, const tokenizers::Tokenizer& tok,
                const std::vector<std::vector<int64_t>>& batch, generation::GenerateOptions g,
-               int64_t steps) {
+               int64_t steps, bool print) {
   int64_t min_len = INT64_MAX, prompt_tokens = 0, generated = 0;
   for (const auto& p : batch) {
     min_len = std::min<int64_t>(min_len, static_cast<int64_t>(p.size()));
     prompt_tokens += static_cast<int64_t>(p.size());
   }
   g.max_gen_len = steps + 1 - min_len;  // rows with longer prompts stop at max_seq_len
-  const bool stream = batch.size() == 1;
+  const bool stream = print && batch.size() == 1;
   tokenizers::StreamDecoder decoder(tok);
   if (stream) print_text(prompt_text(decoder, tok, batch[0]));
   const auto t0 = std::chrono::steady_clock::now();
@@ -188,6 +203,7 @@ void run_batch(models::CausalLM& model, const tokenizers::Tokenizer& tok,
   const generation::GenerationResult res = generation::generate(model, batch, g);
   const double total = seconds_since(t0);
   if (stream) print_text(decoder.finish() + "\n");
+  if (!print) return;
   for (size_t b = 0; !stream && b < batch.size(); ++b) {
     tokenizers::StreamDecoder row(tok);
     std::string text = prompt_text(row, tok, batch[b]);
@@ -202,6 +218,16 @@ void run_batch(models::CausalLM& model, const tokenizers::Tokenizer& tok,
                    std::max(total - t_first, 1e-9));
 }
 
+// The sampling seed of every rank: --seed, else one drawn by rank 0. Ranks that sample the
+// same logits (tensor parallelism gives each the same bytes) with it choose the same tokens.
+uint64_t common_seed(dist::Communicator& comm, std::optional<uint64_t> seed) {
+  if (seed) return *seed;
+  const Tensor t = empty({1}, kInt64);
+  t.data<int64_t>()[0] = static_cast<int64_t>(std::random_device{}());
+  comm.broadcast(t, 0);
+  return static_cast<uint64_t>(t.data<int64_t>()[0]);
+}
+
 }  // namespace
 
 int cmd_generate(const Args& args) {
@@ -210,18 +236,30 @@ int cmd_generate(const Args& args) {
     std::cout << kUsage;
     return 0;
   }
+  dist::Communicator& comm = dist::Communicator::world();
+  const bool main_rank = comm.rank() == 0;
+  dist::share_cores(comm);
   std::shared_ptr<models::CausalLM> model = generation::load_causal_lm(o.model);
   if (!o.lora.empty()) {
     // Merged, generation costs what the base model costs (outputs equal unmerged to 1e-5).
     lora::load_adapter(*model, o.lora);
     lora::merge(*model);
   }
+  if (comm.is_distributed()) {
+    model->shard_for_tensor_parallel(comm);
+    if (main_rank) {
+      std::fprintf(stderr, "tensor parallel: %s split over %d ranks\n", model->name().c_str(),
+                   comm.world_size());
+    }
+  }
+  // After merging and splitting, which work on the f32 weights.
+  if (o.dtype != WeightFormat::F32) nn::pack_linear_weights(*model, o.dtype);
   const std::unique_ptr<tokenizers::Tokenizer> tok =
       tokenizers::load_tokenizer(o.tokenizer, model->vocab_size());
   const int64_t max_steps = model->max_seq_len() - 1;  // the cache holds steps + 1 positions
   const int64_t steps = (o.steps == 0 || o.steps > max_steps) ? max_steps : o.steps;
-  if (!o.seed) o.seed = std::random_device{}();
-  std::fprintf(stderr, "seed %llu\n", static_cast<unsigned long long>(*o.seed));
+  o.seed = common_seed(comm, o.seed);
+  if (main_rank) std::fprintf(stderr, "seed %llu\n", static_cast<unsigned long long>(*o.seed));
   const std::vector<std::string> prompts =
       o.has_prompt ? std::vector<std::string>{o.prompt} : read_prompts(o.prompts_file);
   generation::GenerateOptions g{.temperature = o.temperature, .top_p = o.top_p,
@@ -232,7 +270,7 @@ int cmd_generate(const Args& args) {
   const auto per_batch = static_cast<size_t>(o.max_batch_size);
   for (size_t first = 0; first < prompts.size(); first += per_batch) {
     const size_t n = std::min(prompts.size() - first, per_batch);
-    run_batch(*model, *tok, encode_batch(*tok, prompts, first, n, steps), g, steps);
+    run_batch(*model, *tok, encode_batch(*tok, prompts, first, n, steps), g, steps, main_rank);
   }
   return std::fflush(stdout) == 0 ? 0 : 1;
 }

@@ -10,7 +10,6 @@
 #include <iostream>
 #include <map>
 #include <optional>
-#include <thread>
 
 #include "commands.h"
 #include "flags.h"
@@ -152,16 +151,6 @@ std::string sample_text(models::CausalLM& model, const tokenizers::Tokenizer& to
   return tok.decode(ids);
 }
 
-// Under mpirun without --threads or OMP_NUM_THREADS, each rank would start a thread per core
-// and the ranks of a machine would fight over its cores (torchrun sets OMP_NUM_THREADS=1 for
-// the same reason): they share them instead.
-void share_cores(const dist::Communicator& comm) {
-  if (!comm.is_distributed() || std::getenv("OMP_NUM_THREADS") != nullptr) return;
-  const int per_rank =
-      static_cast<int>(std::thread::hardware_concurrency()) / comm.local_world_size();
-  set_num_threads(std::max(1, std::min(get_num_threads(), per_rank)));
-}
-
 // The config first, so that a resume after a crash finds it.
 void write_config(const std::string& out, const models::Gpt2Config& config) {
   std::error_code ec;
@@ -184,7 +173,7 @@ int cmd_train(const Args& args) {
   if (o.threads > 0) set_num_threads(static_cast<int>(o.threads));
   dist::Communicator& comm = dist::Communicator::world();
   const bool main_rank = comm.rank() == 0;
-  if (o.threads == 0) share_cores(comm);
+  if (o.threads == 0) dist::share_cores(comm);
   const data::DatasetInfo info = data::read_dataset_info(o.data);
   const models::Gpt2Config config = make_config(o, info.vocab_size);
   const int64_t T = o.block_size > 0 ? o.block_size : config.n_positions;

@@ -9,8 +9,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <thread>
 
 #include "nabla/core/error.h"
+#include "nabla/core/threads.h"
 
 namespace nabla::dist {
 namespace {
@@ -56,6 +58,13 @@ void check_mpi(int code, const char* call, int rank) {
   throw Error(nabla::detail::concat(call, " failed on rank ", rank, ": ", text));
 }
 }  // namespace detail
+
+void share_cores(const Communicator& comm) {
+  if (!comm.is_distributed() || std::getenv("OMP_NUM_THREADS") != nullptr) return;
+  const int per_rank =
+      static_cast<int>(std::thread::hardware_concurrency()) / comm.local_world_size();
+  set_num_threads(std::max(1, std::min(get_num_threads(), per_rank)));
+}
 
 bool launched_by_mpi() {
   for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK"}) {

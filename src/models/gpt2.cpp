@@ -8,8 +8,9 @@
 
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/autograd/node.h"
-#include "nabla/ops/attention.h"
+#include "nabla/models/tensor_parallel.h"
 #include "nabla/nn/init.h"
+#include "nabla/ops/attention.h"
 #include "nabla/ops/creation.h"
 #include "nabla/ops/elementwise.h"
 #include "nabla/ops/matmul.h"
@@ -119,6 +120,7 @@ int64_t Gpt2Config::num_parameters() const {
 
 Gpt2Attention::Gpt2Attention(const Gpt2Config& config, int64_t layer)
     : n_head_(config.n_head),
+      head_dim_(config.head_dim()),
       layer_(layer),
       attn_pdrop_(config.attn_pdrop),
       resid_pdrop_(config.resid_pdrop) {
@@ -129,7 +131,8 @@ Gpt2Attention::Gpt2Attention(const Gpt2Config& config, int64_t layer)
 
 Tensor Gpt2Attention::forward(const Tensor& x, int64_t start_pos, KVCache* cache,
                               Generator* gen) {
-  const int64_t B = x.size(0), T = x.size(1), C = x.size(2), NH = n_head_, HS = C / NH;
+  // C: the width of this rank's heads (n_embd unless split over ranks)
+  const int64_t B = x.size(0), T = x.size(1), NH = n_head_, HS = head_dim_, C = NH * HS;
   const std::vector<Tensor> qkv = c_attn->forward(x).split(C, 2);  // 3 x (B, T, C)
   auto heads = [&](const Tensor& t) { return t.reshape({B, T, NH, HS}).transpose(1, 2); };
   const Tensor q = heads(qkv[0]);  // (B, NH, T, HS)
@@ -148,8 +151,8 @@ Tensor Gpt2Attention::forward(const Tensor& x, int64_t start_pos, KVCache* cache
   }
   const bool training = is_training() && attn_pdrop_ > 0.0;
   Tensor y = causal_attention(q, k, v, training ? attn_pdrop_ : 0.0, gen);  // (B, NH, T, HS)
-  y = c_proj->forward(y.transpose(1, 2).reshape({B, T, C}));
-  return dropout(y, resid_pdrop_, is_training(), gen);
+  y = tensor_parallel::row_parallel(tp_, *c_proj, y.transpose(1, 2).reshape({B, T, C}));
+  return dropout(y, resid_pdrop_, is_training(), gen);  // (B, T, n_embd)
 }
 
 Gpt2Mlp::Gpt2Mlp(const Gpt2Config& config) : resid_pdrop_(config.resid_pdrop) {
@@ -160,7 +163,7 @@ Gpt2Mlp::Gpt2Mlp(const Gpt2Config& config) : resid_pdrop_(config.resid_pdrop) {
 
 Tensor Gpt2Mlp::forward(const Tensor& x, Generator* gen) {
   // GPT-2's GELU is the tanh approximation (HF "gelu_new").
-  const Tensor y = c_proj->forward(gelu(c_fc->forward(x), "tanh"));
+  const Tensor y = tensor_parallel::row_parallel(tp_, *c_proj, gelu(c_fc->forward(x), "tanh"));
   return dropout(y, resid_pdrop_, is_training(), gen);
 }
 
@@ -252,7 +255,9 @@ Tensor Gpt2::forward(const Tensor& tokens, int64_t start_pos, KVCache* cache) {
   x = dropout(x, config_.embd_pdrop, is_training(), generator);
   for (const auto& block : h) x = block->forward(x, start_pos, cache, generator);
   x = ln_f->forward(x);
-  return lm_head ? lm_head->forward(x) : linear(x, wte->weight);  // (B, T, V)
+  if (tp_ == nullptr) return lm_head ? lm_head->forward(x) : linear(x, wte->weight);  // (B, T, V)
+  const Tensor mine = lm_head ? lm_head->forward(x) : linear(x, head_shard_);  // (B, T, V / N)
+  return tensor_parallel::gather_vocab(*tp_, mine, config_.vocab_size);        // (B, T, V)
 }
 
 KVCache Gpt2::make_cache(int64_t max_batch, int64_t max_seq) const {
@@ -262,7 +267,8 @@ KVCache Gpt2::make_cache(int64_t max_batch, int64_t max_seq) const {
   KVCache cache;
   cache.max_batch = max_batch;
   cache.max_seq = max_seq;
-  const Shape shape{max_batch, config_.n_head, max_seq, config_.head_dim()};
+  const int64_t n_head = config_.n_head / (tp_ != nullptr ? tp_->world_size() : 1);
+  const Shape shape{max_batch, n_head, max_seq, config_.head_dim()};
   for (int64_t l = 0; l < config_.n_layer; ++l) {
     cache.k.push_back(zeros(shape));
     cache.v.push_back(zeros(shape));

@@ -9,8 +9,9 @@
 
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/autograd/node.h"
-#include "nabla/ops/attention.h"
 #include "nabla/core/error.h"
+#include "nabla/models/tensor_parallel.h"
+#include "nabla/ops/attention.h"
 #include "nabla/ops/creation.h"
 #include "nabla/ops/elementwise.h"
 #include "nabla/ops/matmul.h"
@@ -167,15 +168,17 @@ LlamaBlock::LlamaBlock(const LlamaConfig& config, int64_t layer_id)
       n_kv_heads_(config.kv_heads()),
       head_dim_(config.head_dim()) {
   const int64_t d = config.dim, hd = head_dim_, hidden = config.ffn_hidden_dim();
-  auto attn = register_module("attention", std::make_shared<nn::Module>());
-  wq = attn->register_module("wq", std::make_shared<nn::Linear>(d, n_heads_ * hd, false));
-  wk = attn->register_module("wk", std::make_shared<nn::Linear>(d, n_kv_heads_ * hd, false));
-  wv = attn->register_module("wv", std::make_shared<nn::Linear>(d, n_kv_heads_ * hd, false));
-  wo = attn->register_module("wo", std::make_shared<nn::Linear>(n_heads_ * hd, d, false));
-  auto ffn = register_module("feed_forward", std::make_shared<nn::Module>());
-  w1 = ffn->register_module("w1", std::make_shared<nn::Linear>(d, hidden, false));
-  w2 = ffn->register_module("w2", std::make_shared<nn::Linear>(hidden, d, false));
-  w3 = ffn->register_module("w3", std::make_shared<nn::Linear>(d, hidden, false));
+  attention_ = register_module("attention", std::make_shared<nn::Module>());
+  auto& attn = *attention_;
+  wq = attn.register_module("wq", std::make_shared<nn::Linear>(d, n_heads_ * hd, false));
+  wk = attn.register_module("wk", std::make_shared<nn::Linear>(d, n_kv_heads_ * hd, false));
+  wv = attn.register_module("wv", std::make_shared<nn::Linear>(d, n_kv_heads_ * hd, false));
+  wo = attn.register_module("wo", std::make_shared<nn::Linear>(n_heads_ * hd, d, false));
+  feed_forward_ = register_module("feed_forward", std::make_shared<nn::Module>());
+  auto& ffn = *feed_forward_;
+  w1 = ffn.register_module("w1", std::make_shared<nn::Linear>(d, hidden, false));
+  w2 = ffn.register_module("w2", std::make_shared<nn::Linear>(hidden, d, false));
+  w3 = ffn.register_module("w3", std::make_shared<nn::Linear>(d, hidden, false));
   attention_norm =
       register_module("attention_norm", std::make_shared<nn::RMSNorm>(d, config.norm_eps));
   ffn_norm = register_module("ffn_norm", std::make_shared<nn::RMSNorm>(d, config.norm_eps));
@@ -199,14 +202,16 @@ Tensor LlamaBlock::attention(
     v = cv.narrow(2, 0, start_pos + T);
   }
   Tensor y = causal_attention(q, k, v);  // (B, H, T, hd), scale 1/sqrt(hd)
-  return wo->forward(y.transpose(1, 2).reshape({B, T, n_heads_ * head_dim_}));
+  y = y.transpose(1, 2).reshape({B, T, n_heads_ * head_dim_});
+  return tensor_parallel::row_parallel(tp_, *wo, y);  // (B, T, dim)
 }
 
 Tensor LlamaBlock::forward(
     const Tensor& x, const Tensor& cos, const Tensor& sin, int64_t start_pos, KVCache* cache) {
   Tensor h = x + attention(attention_norm->forward(x), cos, sin, start_pos, cache);
   Tensor g = ffn_norm->forward(h);
-  return h + w2->forward(w1->forward(g).silu() * w3->forward(g));  // SwiGLU
+  const Tensor a = w1->forward(g).silu() * w3->forward(g);  // SwiGLU (B, T, hidden)
+  return h + tensor_parallel::row_parallel(tp_, *w2, a);
 }
 
 Llama::Llama(const LlamaConfig& config) : config_(config) {
@@ -258,7 +263,9 @@ Tensor Llama::forward(const Tensor& tokens, int64_t start_pos, KVCache* cache) {
   Tensor h = tok_embeddings->forward(tokens);  // (B, T, dim)
   for (auto& layer : layers) h = layer->forward(h, cos, sin, start_pos, cache);
   h = norm->forward(h);
-  return output ? output->forward(h) : linear(h, tok_embeddings->weight);  // (B, T, V)
+  if (tp_ == nullptr) return output ? output->forward(h) : linear(h, tok_embeddings->weight);
+  const Tensor mine = output ? output->forward(h) : linear(h, head_shard_);  // (B, T, V / N)
+  return tensor_parallel::gather_vocab(*tp_, mine, config_.vocab_size);      // (B, T, V)
 }
 
 KVCache Llama::make_cache(int64_t max_batch, int64_t max_seq) const {
@@ -269,7 +276,8 @@ KVCache Llama::make_cache(int64_t max_batch, int64_t max_seq) const {
   KVCache cache;
   cache.max_batch = max_batch;
   cache.max_seq = max_seq;
-  const Shape shape{max_batch, config_.kv_heads(), max_seq, config_.head_dim()};
+  const int64_t kv_heads = config_.kv_heads() / (tp_ != nullptr ? tp_->world_size() : 1);
+  const Shape shape{max_batch, kv_heads, max_seq, config_.head_dim()};
   for (int64_t i = 0; i < config_.n_layers; ++i) {
     cache.k.push_back(zeros(shape));
     cache.v.push_back(zeros(shape));

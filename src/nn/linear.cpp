@@ -18,6 +18,18 @@ Linear::Linear(int64_t in, int64_t out, bool with_bias) : in_features(in), out_f
   reset_parameters();
 }
 
+Linear::Linear(const Tensor& w, const Tensor& b) {
+  NABLA_CHECK_SHAPE(w.defined() && w.dim() == 2, "Linear: weight must be (out, in), got ",
+                    w.defined() ? w.describe() : std::string("undefined"));
+  NABLA_CHECK_SHAPE(!b.defined() || b.shape() == Shape{w.size(0)}, "Linear: bias ",
+                    b.defined() ? b.describe() : std::string(), " does not match weight ",
+                    w.shape());
+  out_features = w.size(0);
+  in_features = w.size(1);
+  weight = register_parameter("weight", w);
+  bias = register_parameter("bias", b);
+}
+
 void Linear::reset_parameters() {
   // a = sqrt(5) makes the weight bound gain * sqrt(3 / fan_in) = 1 / sqrt(fan_in)
   if (in_features > 0) {

@@ -76,6 +76,18 @@ void Module::add_child(const std::string& name, std::shared_ptr<Module> module) 
   children_.emplace_back(name, std::move(module));
 }
 
+void Module::replace_child(const std::string& name, std::shared_ptr<Module> module) {
+  NABLA_CHECK(module != nullptr, "replace_module: ", this->name(), ": module '", name,
+              "' is null");
+  for (auto& [n, child] : children_) {
+    if (n == name) {
+      child = std::move(module);
+      return;
+    }
+  }
+  NABLA_CHECK(false, "replace_module: ", this->name(), " has no submodule '", name, "'");
+}
+
 std::vector<std::pair<std::string, Tensor>> Module::named_parameters(bool recurse) const {
   std::vector<std::pair<std::string, Tensor>> out;
   std::set<const TensorImpl*> seen;

@@ -51,6 +51,18 @@ TEST(Linear, DefaultInitMatchesPyTorchBounds) {
   EXPECT_EQ(nn::Linear(256, 64).weight.to_vector(), fc.weight.to_vector());  // seeded
 }
 
+TEST(Linear, FromTensorsHoldsThemAsParameters) {
+  const Tensor w = randn({3, 5}), b = randn({3});
+  nn::Linear fc(w, b);
+  EXPECT_EQ(fc.in_features, 5);
+  EXPECT_EQ(fc.out_features, 3);
+  EXPECT_TRUE(fc.weight.is_alias_of(w));
+  EXPECT_EQ(fc.parameters().size(), 2u);
+  EXPECT_EQ(nn::Linear(w).parameters().size(), 1u);
+  EXPECT_THAT([&] { nn::Linear bad(w, randn({4})); },
+              ::testing::ThrowsMessage<Error>(::testing::HasSubstr("does not match weight")));
+}
+
 TEST(Linear, ForwardIsXWTransposePlusB) {
   nn::Linear fc(5, 3);
   const Tensor x = randn({2, 4, 5});

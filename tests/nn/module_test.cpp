@@ -171,6 +171,17 @@ TEST(Module, SharedParametersAreListedOnce) {
   EXPECT_EQ(p.state_dict().size(), 4u);  // like torch, the state dict keeps both names
 }
 
+TEST(Module, ReplaceModuleKeepsTheNameAndOrder) {
+  Net net;
+  auto fc = net.block->replace_module("ln", std::make_shared<nn::Linear>(3, 5, false));
+  EXPECT_THAT(names_of(net.named_parameters()),
+              ElementsAre("embed", "block.scale", "block.ln.weight", "block.fc.weight",
+                          "block.fc.bias"));
+  EXPECT_TRUE(net.named_parameters()[2].second.is_alias_of(fc->weight));
+  EXPECT_THAT([&] { net.replace_module("nope", std::make_shared<nn::Linear>(1, 1)); },
+              ThrowsMessage<Error>(HasSubstr("Net has no submodule 'nope'")));
+}
+
 TEST(Module, RegistrationErrors) {
   nn::Linear fc(2, 2);
   EXPECT_THAT([&] { fc.register_parameter("weight", zeros({2})); },

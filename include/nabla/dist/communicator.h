@@ -71,6 +71,12 @@ class Communicator {
   std::unique_ptr<Mpi> mpi_;  // null: a world of one
 };
 
+/// Under a launcher, without OMP_NUM_THREADS set, lowers this rank's thread count to its
+/// share of the machine's cores (hardware threads / local_world_size): otherwise each rank
+/// starts a thread per core and the ranks of a machine fight over them (torchrun sets
+/// OMP_NUM_THREADS=1 for the same reason). A world of one is left alone.
+void share_cores(const Communicator& comm);
+
 /// Whether the environment says a launcher started this process (Open MPI's mpirun sets
 /// OMPI_COMM_WORLD_SIZE, MPICH's hydra PMI_SIZE, PMIx launchers PMIX_RANK).
 bool launched_by_mpi();

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "nabla/core/tensor.h"
+#include "nabla/dist/communicator.h"
 #include "nabla/nn/module.h"
 
 namespace nabla::models {
@@ -37,6 +38,14 @@ class CausalLM : public nn::Module {
   virtual int64_t max_seq_len() const = 0;
 
   Tensor forward(const Tensor& tokens) override { return forward(tokens, 0, nullptr); }
+
+  /// Tensor-parallel inference (models/tensor_parallel.h): keeps this rank's part of every
+  /// split weight, so that forward, called by every rank of comm with the same tokens, gives
+  /// every rank the whole model's logits. Call it on the loaded (and LoRA-merged) model;
+  /// afterwards the model is frozen, for inference only, and make_cache holds this rank's
+  /// key/value heads. A world of one changes nothing. Throws nabla::Error when the model
+  /// cannot be split over comm's ranks, and by default for any model that does not split.
+  virtual void shard_for_tensor_parallel(dist::Communicator& comm);
 };
 
 }  // namespace nabla::models

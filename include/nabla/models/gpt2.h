@@ -49,6 +49,10 @@ struct Gpt2Config {
   /// Throws Error naming the field when sizes are not positive, n_embd % n_head != 0 or a
   /// dropout probability is outside [0, 1).
   void validate() const;
+  /// Throws Error naming the model, n_head and world_size when tensor parallelism cannot
+  /// split the model over world_size ranks: each rank holds whole heads, so n_head must be
+  /// divisible by world_size.
+  void check_tensor_parallel(int world_size) const;
   int64_t head_dim() const { return n_embd / n_head; }
   /// Parameters of the model this config builds (124,439,808 for "gpt2"), without building it.
   int64_t num_parameters() const;
@@ -63,12 +67,15 @@ class Gpt2Attention : public nn::Module {
   /// and values at [start_pos, start_pos + T) and attends over [0, start_pos + T).
   Tensor forward(const Tensor& x, int64_t start_pos, KVCache* cache, Generator* gen);
   std::string name() const override { return "GPT2Attention"; }
+  /// c_attn column-parallel by heads (in each of q, k, v), c_proj row-parallel.
+  void shard_for_tensor_parallel(dist::Communicator& comm);
 
   std::shared_ptr<nn::Linear> c_attn, c_proj;
 
  private:
-  int64_t n_head_, layer_;
+  int64_t n_head_, head_dim_, layer_;  // n_head_: this rank's heads
   double attn_pdrop_, resid_pdrop_;
+  dist::Communicator* tp_ = nullptr;  // set when split over ranks
 };
 
 /// The feed-forward block: c_fc (C -> 4C), GELU (tanh), c_proj (4C -> C).
@@ -78,11 +85,14 @@ class Gpt2Mlp : public nn::Module {
   /// x (B, T, C) -> (B, T, C), dropout on the output when training.
   Tensor forward(const Tensor& x, Generator* gen);
   std::string name() const override { return "GPT2MLP"; }
+  /// c_fc column-parallel by hidden units, c_proj row-parallel.
+  void shard_for_tensor_parallel(dist::Communicator& comm);
 
   std::shared_ptr<nn::Linear> c_fc, c_proj;
 
  private:
   double resid_pdrop_;
+  dist::Communicator* tp_ = nullptr;  // set when split over ranks
 };
 
 /// One pre-norm transformer block: x + attn(ln_1(x)), then h + mlp(ln_2(h)).
@@ -116,6 +126,12 @@ class Gpt2 : public CausalLM {
   int64_t max_seq_len() const override { return config_.n_positions; }
   std::string name() const override { return "GPT2LMHeadModel"; }
   const Gpt2Config& config() const { return config_; }
+  /// Megatron-style tensor parallelism over comm's ranks (CausalLM's contract): c_attn and
+  /// c_fc column-parallel by heads and hidden units, both c_proj row-parallel (partial
+  /// outputs summed across ranks, bias added once after), the head column-parallel over the
+  /// vocabulary with its logits all-gathered; embeddings and layer norms whole on every
+  /// rank. Throws as Gpt2Config::check_tensor_parallel.
+  void shard_for_tensor_parallel(dist::Communicator& comm) override;
 
   /// Draws N(0, 0.02) / scaled-residual weights and zero biases again (see the class comment).
   void reset_parameters();
@@ -152,6 +168,8 @@ class Gpt2 : public CausalLM {
 
  private:
   Gpt2Config config_;
+  dist::Communicator* tp_ = nullptr;  // set when split over ranks
+  Tensor head_shard_;                 // (ceil(V / N), C): this rank's rows of the tied head
 };
 
 }  // namespace nabla::models

@@ -45,6 +45,10 @@ struct LlamaConfig {
   /// Throws nabla::Error for non-positive sizes, dim % n_heads, n_heads % n_kv_heads or an
   /// odd head_dim (rotary rotates pairs).
   void validate() const;
+  /// Throws nabla::Error naming the model, its head counts and world_size when the model
+  /// cannot be split over world_size ranks by tensor parallelism: each rank holds whole
+  /// key/value heads with their query heads, so n_kv_heads must be divisible by world_size.
+  void check_tensor_parallel(int world_size) const;
 
   /// From Meta's params.json (dim, n_layers, n_heads, n_kv_heads, vocab_size, multiple_of,
   /// ffn_dim_multiplier, norm_eps, rope_theta). Llama 2's vocab_size is -1 (taken from the
@@ -67,6 +71,8 @@ class LlamaBlock : public nn::Module {
       const Tensor& x, const Tensor& cos, const Tensor& sin, int64_t start_pos, KVCache* cache);
   using nn::Module::forward;
   std::string name() const override { return "TransformerBlock"; }
+  /// Keeps this rank's heads and hidden units (see Llama::shard_for_tensor_parallel).
+  void shard_for_tensor_parallel(dist::Communicator& comm);
 
   std::shared_ptr<nn::Linear> wq, wk, wv, wo;  ///< registered under attention.*
   std::shared_ptr<nn::Linear> w1, w2, w3;      ///< registered under feed_forward.*
@@ -75,7 +81,9 @@ class LlamaBlock : public nn::Module {
  private:
   Tensor attention(
       const Tensor& x, const Tensor& cos, const Tensor& sin, int64_t start_pos, KVCache* cache);
-  int64_t layer_id_, n_heads_, n_kv_heads_, head_dim_;
+  int64_t layer_id_, n_heads_, n_kv_heads_, head_dim_;  // heads: this rank's
+  std::shared_ptr<nn::Module> attention_, feed_forward_;  // the parents of wq.. and w1..
+  dist::Communicator* tp_ = nullptr;                      // set when split over ranks
 };
 
 /// Rotary position embedding on interleaved pairs (x[2i], x[2i+1]) as Meta's
@@ -105,6 +113,12 @@ class Llama : public CausalLM {
   int64_t max_seq_len() const override { return config_.max_seq_len; }
   std::string name() const override { return "Transformer"; }
   const LlamaConfig& config() const { return config_; }
+  /// Megatron-style tensor parallelism over comm's ranks (CausalLM's contract): wq, wk, wv
+  /// column-parallel by heads, w1 and w3 by hidden units; wo and w2 row-parallel, their
+  /// partial outputs summed across ranks; the output head (or the tied embedding's copy)
+  /// column-parallel over the vocabulary, its logits all-gathered. Embedding and norms stay
+  /// whole on every rank. Throws as LlamaConfig::check_tensor_parallel.
+  void shard_for_tensor_parallel(dist::Communicator& comm) override;
 
   /// Copies every tensor of w (Meta names, any floating dtype, converted to f32) into the
   /// parameters; a missing, unexpected or mis-shaped tensor throws IoError naming it and the
@@ -129,7 +143,9 @@ class Llama : public CausalLM {
 
  private:
   LlamaConfig config_;
-  Tensor rope_cos_, rope_sin_;  // (max_seq_len, head_dim / 2)
+  Tensor rope_cos_, rope_sin_;     // (max_seq_len, head_dim / 2)
+  dist::Communicator* tp_ = nullptr;  // set when split over ranks
+  Tensor head_shard_;              // (ceil(V / N), dim): this rank's rows of a tied head
 };
 
 /// Merges Meta's model-parallel shards (consolidated.00.pth, ...) into whole tensors: wq, wk,

@@ -25,6 +25,9 @@ class Linear : public Module {
   /// weight (out, in) ~ kaiming_uniform_(a = sqrt(5)), i.e. U(-1/sqrt(in), 1/sqrt(in));
   /// bias (out) ~ U(-1/sqrt(in), 1/sqrt(in)).
   Linear(int64_t in_features, int64_t out_features, bool bias = true);
+  /// A Linear holding these tensors as its parameters, without initialisation (candle's
+  /// Linear::new): weight (out, in), bias (out) or undefined for none.
+  explicit Linear(const Tensor& weight, const Tensor& bias = Tensor());
   /// x (..., in) -> (..., out), plus adapter()->delta(x) when an active adapter is set.
   Tensor forward(const Tensor& x) override;
   /// Also sets the adapter's mode (its dropout follows train/eval).

@@ -39,6 +39,13 @@ class Module : public std::enable_shared_from_this<Module> {
     add_child(name, module);
     return module;
   }
+  /// Puts module in place of the child registered as `name` (keeping its position in the
+  /// order) and returns it (torch::nn::Module::replace_module); throws when there is none.
+  template <typename M>
+  std::shared_ptr<M> replace_module(const std::string& name, std::shared_ptr<M> module) {
+    replace_child(name, module);
+    return module;
+  }
 
   /// Parameters with dotted names, each tensor once (tied weights appear under their first name).
   std::vector<std::pair<std::string, Tensor>> named_parameters(bool recurse = true) const;
@@ -77,6 +84,7 @@ class Module : public std::enable_shared_from_this<Module> {
 
  private:
   void add_child(const std::string& name, std::shared_ptr<Module> module);
+  void replace_child(const std::string& name, std::shared_ptr<Module> module);
   void check_new_name(const char* what, const std::string& name) const;
   void collect_state(const std::string& prefix, StateDict& out) const;
 
