@@ -29,7 +29,7 @@ std::shared_ptr<nabla::models::Llama> random_llama(int64_t dim, int64_t hidden, 
   nabla::manual_seed(0);
   return std::make_shared<nabla::models::Llama>(nabla::models::LlamaConfig{
       .dim = dim, .n_layers = layers, .n_heads = heads, .n_kv_heads = heads,
-      .vocab_size = 32000, .hidden_dim = hidden, .max_seq_len = 256});
+      .vocab_size = 32000, .hidden_dim = hidden, .max_seq_len = 256, .tie_embeddings = true});
 }
 
 void run_decode(benchmark::State& state, nabla::models::CausalLM& model) {

@@ -123,6 +123,7 @@ def main():
     if a.model in SHAPES:
         dim, hidden, layers, heads = SHAPES[a.model]
         model = Llama(dim, hidden, layers, heads, heads, 32000, seq, B)
+        model.out.weight = model.emb.weight  # tied, as llama2.c's stories models
     else:
         model = load_llama2c(a.model, B)
     model.eval()

@@ -31,7 +31,6 @@
 #include "nabla/generate/load.h"
 #include "nabla/models/gpt2.h"
 #include "nabla/models/llama.h"
-#include "nabla/nn/linear.h"
 #include "nabla/ops/nn_functional.h"
 #include "nabla/ops/quantized.h"
 #include "nabla/train/trainer.h"
@@ -224,16 +223,16 @@ int bench_train(const Options& o) {
   return 0;
 }
 
-// llama2.c's model shapes (vocab 32000), with random weights: decode speed depends on the
-// shape, not on the values.
+// llama2.c's model shapes (vocab 32000, the head tied to the embedding as in its stories
+// models), with random weights: decode speed depends on the shape, not on the values.
 const std::map<std::string, models::LlamaConfig>& llama_shapes() {
   static const std::map<std::string, models::LlamaConfig> shapes = {
       {"stories15M", {.dim = 288, .n_layers = 6, .n_heads = 6, .vocab_size = 32000,
-                      .hidden_dim = 768, .max_seq_len = 256}},
+                      .hidden_dim = 768, .max_seq_len = 256, .tie_embeddings = true}},
       {"stories42M", {.dim = 512, .n_layers = 8, .n_heads = 8, .vocab_size = 32000,
-                      .hidden_dim = 1376, .max_seq_len = 1024}},
+                      .hidden_dim = 1376, .max_seq_len = 1024, .tie_embeddings = true}},
       {"stories110M", {.dim = 768, .n_layers = 12, .n_heads = 12, .vocab_size = 32000,
-                       .hidden_dim = 2048, .max_seq_len = 1024}},
+                       .hidden_dim = 2048, .max_seq_len = 1024, .tie_embeddings = true}},
   };
   return shapes;
 }
@@ -262,7 +261,7 @@ int bench_decode(const Options& o) {
   model->eval();
   const int64_t params = model->num_parameters();
   const WeightFormat format = weight_format_from_name(o.dtype);
-  if (format != WeightFormat::F32) nn::pack_linear_weights(*model, format);
+  if (format != WeightFormat::F32) model->pack_weights(format);
   const int64_t B = o.batch_size > 0 ? o.batch_size : 1;
   const int64_t steps = o.steps > 0 ? o.steps : 128, warmup = o.warmup >= 0 ? o.warmup : 8;
   NABLA_CHECK(warmup + steps + 1 <= model->max_seq_len(), "bench decode: --warmup + --steps (",
@@ -301,7 +300,7 @@ int bench_perplexity(const Options& o) {
   const auto model = generation::load_causal_lm(o.model);
   model->eval();
   const WeightFormat format = weight_format_from_name(o.dtype);
-  if (format != WeightFormat::F32) nn::pack_linear_weights(*model, format);
+  if (format != WeightFormat::F32) model->pack_weights(format);
   const data::DatasetInfo info = data::read_dataset_info(o.data);
   NABLA_CHECK(info.vocab_size <= model->vocab_size(), "bench perplexity: the data's vocabulary (",
               info.vocab_size, ") is larger than the model's (", model->vocab_size(), ")");

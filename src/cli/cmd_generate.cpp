@@ -20,7 +20,6 @@
 #include "nabla/generate/load.h"
 #include "nabla/lora/adapter_io.h"
 #include "nabla/lora/lora.h"
-#include "nabla/nn/linear.h"
 #include "nabla/ops/creation.h"
 #include "nabla/ops/quantized.h"
 #include "nabla/tokenizers/tokenizer.h"
@@ -253,7 +252,7 @@ int cmd_generate(const Args& args) {
     }
   }
   // After merging and splitting, which work on the f32 weights.
-  if (o.dtype != WeightFormat::F32) nn::pack_linear_weights(*model, o.dtype);
+  if (o.dtype != WeightFormat::F32) model->pack_weights(o.dtype);
   const std::unique_ptr<tokenizers::Tokenizer> tok =
       tokenizers::load_tokenizer(o.tokenizer, model->vocab_size());
   const int64_t max_steps = model->max_seq_len() - 1;  // the cache holds steps + 1 positions

@@ -255,9 +255,11 @@ Tensor Gpt2::forward(const Tensor& tokens, int64_t start_pos, KVCache* cache) {
   x = dropout(x, config_.embd_pdrop, is_training(), generator);
   for (const auto& block : h) x = block->forward(x, start_pos, cache, generator);
   x = ln_f->forward(x);
-  if (tp_ == nullptr) return lm_head ? lm_head->forward(x) : linear(x, wte->weight);  // (B, T, V)
-  const Tensor mine = lm_head ? lm_head->forward(x) : linear(x, head_shard_);  // (B, T, V / N)
-  return tensor_parallel::gather_vocab(*tp_, mine, config_.vocab_size);        // (B, T, V)
+  const Tensor logits = lm_head        ? lm_head->forward(x)
+                        : packed_head_ ? linear(x, *packed_head_)
+                                       : linear(x, tp_ ? head_shard_ : wte->weight);
+  if (tp_ == nullptr) return logits;                                      // (B, T, V)
+  return tensor_parallel::gather_vocab(*tp_, logits, config_.vocab_size);  // from (B, T, V / N)
 }
 
 KVCache Gpt2::make_cache(int64_t max_batch, int64_t max_seq) const {

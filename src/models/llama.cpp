@@ -263,9 +263,11 @@ Tensor Llama::forward(const Tensor& tokens, int64_t start_pos, KVCache* cache) {
   Tensor h = tok_embeddings->forward(tokens);  // (B, T, dim)
   for (auto& layer : layers) h = layer->forward(h, cos, sin, start_pos, cache);
   h = norm->forward(h);
-  if (tp_ == nullptr) return output ? output->forward(h) : linear(h, tok_embeddings->weight);
-  const Tensor mine = output ? output->forward(h) : linear(h, head_shard_);  // (B, T, V / N)
-  return tensor_parallel::gather_vocab(*tp_, mine, config_.vocab_size);      // (B, T, V)
+  const Tensor logits = output         ? output->forward(h)
+                        : packed_head_ ? linear(h, *packed_head_)
+                                       : linear(h, tp_ ? head_shard_ : tok_embeddings->weight);
+  if (tp_ == nullptr) return logits;                                      // (B, T, V)
+  return tensor_parallel::gather_vocab(*tp_, logits, config_.vocab_size);  // from (B, T, V / N)
 }
 
 KVCache Llama::make_cache(int64_t max_batch, int64_t max_seq) const {

@@ -155,6 +155,8 @@ void Llama::shard_for_tensor_parallel(dist::Communicator& comm) {
   config_.check_tensor_parallel(comm.world_size());
   if (!comm.is_distributed()) return;
   NABLA_CHECK(tp_ == nullptr, "Llama.shard_for_tensor_parallel: the model is split already");
+  NABLA_CHECK(packed_head_ == nullptr, "Llama.shard_for_tensor_parallel: the weights are packed; "
+              "split the f32 model first, then pack_weights");
   for (auto& layer : layers) layer->shard_for_tensor_parallel(comm);
   // Vocabulary-parallel head (Meta's output is a ColumnParallelLinear too): 1/N of the
   // largest matmul per rank, and the all-gather hands every rank the same logits. A tied head
@@ -199,6 +201,8 @@ void Gpt2::shard_for_tensor_parallel(dist::Communicator& comm) {
   config_.check_tensor_parallel(comm.world_size());
   if (!comm.is_distributed()) return;
   NABLA_CHECK(tp_ == nullptr, "GPT2.shard_for_tensor_parallel: the model is split already");
+  NABLA_CHECK(packed_head_ == nullptr, "GPT2.shard_for_tensor_parallel: the weights are packed; "
+              "split the f32 model first, then pack_weights");
   for (const auto& block : h) {
     block->attn->shard_for_tensor_parallel(comm);
     block->mlp->shard_for_tensor_parallel(comm);

@@ -8,6 +8,7 @@
 #include "nabla/core/tensor.h"
 #include "nabla/dist/communicator.h"
 #include "nabla/nn/module.h"
+#include "nabla/ops/quantized.h"
 
 namespace nabla::models {
 
@@ -46,6 +47,12 @@ class CausalLM : public nn::Module {
   /// key/value heads. A world of one changes nothing. Throws nabla::Error when the model
   /// cannot be split over comm's ranks, and by default for any model that does not split.
   virtual void shard_for_tensor_parallel(dist::Communicator& comm);
+
+  /// Holds the weights for inference in fewer bytes (bf16, or int8 blocks: ops/quantized.h):
+  /// every Linear (nn::pack_linear_weights) and, where the head is tied to the embedding, a
+  /// packed copy of the head (the embedding stays f32 for its lookups). Call it last, after
+  /// any LoRA merge and tensor-parallel split; a second call throws.
+  virtual void pack_weights(WeightFormat format);
 };
 
 }  // namespace nabla::models

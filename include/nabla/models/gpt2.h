@@ -132,6 +132,8 @@ class Gpt2 : public CausalLM {
   /// vocabulary with its logits all-gathered; embeddings and layer norms whole on every
   /// rank. Throws as Gpt2Config::check_tensor_parallel.
   void shard_for_tensor_parallel(dist::Communicator& comm) override;
+  /// CausalLM's contract; a tied head gets a packed copy of the embedding's rows.
+  void pack_weights(WeightFormat format) override;
 
   /// Draws N(0, 0.02) / scaled-residual weights and zero biases again (see the class comment).
   void reset_parameters();
@@ -170,6 +172,7 @@ class Gpt2 : public CausalLM {
   Gpt2Config config_;
   dist::Communicator* tp_ = nullptr;  // set when split over ranks
   Tensor head_shard_;                 // (ceil(V / N), C): this rank's rows of the tied head
+  std::shared_ptr<const PackedWeight> packed_head_;  // a tied head, packed (pack_weights)
 };
 
 }  // namespace nabla::models

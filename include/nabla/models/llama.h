@@ -119,6 +119,8 @@ class Llama : public CausalLM {
   /// column-parallel over the vocabulary, its logits all-gathered. Embedding and norms stay
   /// whole on every rank. Throws as LlamaConfig::check_tensor_parallel.
   void shard_for_tensor_parallel(dist::Communicator& comm) override;
+  /// CausalLM's contract; a tied head gets a packed copy of the embedding's rows.
+  void pack_weights(WeightFormat format) override;
 
   /// Copies every tensor of w (Meta names, any floating dtype, converted to f32) into the
   /// parameters; a missing, unexpected or mis-shaped tensor throws IoError naming it and the
@@ -146,6 +148,7 @@ class Llama : public CausalLM {
   Tensor rope_cos_, rope_sin_;     // (max_seq_len, head_dim / 2)
   dist::Communicator* tp_ = nullptr;  // set when split over ranks
   Tensor head_shard_;              // (ceil(V / N), dim): this rank's rows of a tied head
+  std::shared_ptr<const PackedWeight> packed_head_;  // a tied head, packed (pack_weights)
 };
 
 /// Merges Meta's model-parallel shards (consolidated.00.pth, ...) into whole tensors: wq, wk,
