@@ -40,7 +40,7 @@ class Storage {
 /// and allocates the same large activation buffers; without the cache glibc returns them to
 /// the system and page-faults them back in (about a fifth of a small model's decode step).
 /// Buffers of 64 KiB and more are kept by size class (steps of 1/4 of a power of two, so at
-/// most 25% is unused), up to 1 GiB in all. Off under AddressSanitizer, so that it still
+/// most 25% is unused), up to a sixth of the machine's memory in all. Off under AddressSanitizer, so that it still
 /// catches use after free.
 size_t cached_bytes();
 /// Returns every cached buffer to the system (torch.cuda.empty_cache for nabla's host memory).
