@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "nabla/core/storage.h"
+
 #include "nabla/nn/init.h"
 #include "nabla/ops/creation.h"
 #include "nabla/ops/matmul.h"
@@ -77,6 +79,7 @@ void Linear::pack_weight(WeightFormat format) {
   packed_ = std::make_shared<const PackedWeight>(PackedWeight::pack(weight, format));
   unregister_parameter("weight");
   weight = Tensor();
+  release_cached_memory();  // the f32 weight just freed: back to the system, not kept
 }
 
 int64_t pack_linear_weights(Module& module, WeightFormat format) {
