@@ -132,14 +132,82 @@ void dots(const float* __restrict a, const W& w, int64_t n0, int64_t K, float* o
   }
 }
 
+#if defined(__AVX512F__)
+// Several rows of A at once (batched decoding): each weight step is widened once and used for
+// MI rows, R weight rows at a time. Every (row, weight row) pair keeps the lanes and order of
+// dots(), so the results are bitwise those of dots() row by row.
+template <int R, int MI, class W>
+void dots_tile(const float* __restrict A, int64_t lda, const W& w, int64_t n0, int64_t K,
+               float (*out)[R]) {
+  const int64_t body = K - K % kLanes;
+  __m512 acc[MI][R][2];
+  for (int i = 0; i < MI; ++i) {
+    for (int r = 0; r < R; ++r) acc[i][r][0] = acc[i][r][1] = _mm512_setzero_ps();
+  }
+  for (int64_t k = 0; k < body; k += kLanes) {
+    __m512 wv[R][2];
+    for (int r = 0; r < R; ++r) w.widen(n0 + r, k, wv[r][0], wv[r][1]);
+    for (int i = 0; i < MI; ++i) {
+      const __m512 a0 = _mm512_loadu_ps(A + i * lda + k), a1 = _mm512_loadu_ps(A + i * lda + k + 16);
+      for (int r = 0; r < R; ++r) {
+        acc[i][r][0] = _mm512_fmadd_ps(a0, wv[r][0], acc[i][r][0]);
+        acc[i][r][1] = _mm512_fmadd_ps(a1, wv[r][1], acc[i][r][1]);
+      }
+    }
+  }
+  for (int i = 0; i < MI; ++i) {
+    for (int r = 0; r < R; ++r) {
+      alignas(64) float s[kLanes];
+      _mm512_store_ps(s, acc[i][r][0]);
+      _mm512_store_ps(s + 16, acc[i][r][1]);
+      for (int64_t k = body; k < K; ++k) s[k - body] += A[i * lda + k] * w.at(n0 + r, k);
+      out[i][r] = reduce_lanes(s);
+    }
+  }
+}
+
+// d[i][r] for rows [i0, i0 + mi) of A (mi <= 4) and weight rows n0, n0 + 1.
+template <class W>
+void dots_rows(int64_t mi, const float* A, int64_t lda, const W& w, int64_t n0, int64_t K,
+               float (*d)[2]) {
+  switch (mi) {
+    case 1: dots_tile<2, 1>(A, lda, w, n0, K, d); break;
+    case 2: dots_tile<2, 2>(A, lda, w, n0, K, d); break;
+    case 3: dots_tile<2, 3>(A, lda, w, n0, K, d); break;
+    default: dots_tile<2, 4>(A, lda, w, n0, K, d); break;
+  }
+}
+#endif
+
 template <class W>
 void gemv_impl(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                const W& w, float beta, float* C, int64_t ldc, const float* bias) {
   const int64_t blocks = (N + kBlock - 1) / kBlock;
+  auto store = [&](int64_t i, int64_t j, float d) {
+    float v = alpha * d;
+    if (beta != 0.0f) v += beta * C[i * ldc + j];
+    if (bias != nullptr) v += bias[j];
+    C[i * ldc + j] = v;
+  };
   // Threads only pay off once the weights are large enough to stream (about 64 KiB).
 #pragma omp parallel for schedule(static) if (N * K >= (1 << 14))
   for (int64_t b = 0; b < blocks; ++b) {
     const int64_t j0 = b * kBlock, rows = N - j0 < kBlock ? N - j0 : kBlock;
+#if defined(__AVX512F__)
+    if (M > 1 && rows == kBlock) {
+      for (int64_t r0 = 0; r0 < kBlock; r0 += 2) {
+        for (int64_t i0 = 0; i0 < M; i0 += 4) {
+          const int64_t mi = M - i0 < 4 ? M - i0 : 4;
+          float d[4][2];
+          dots_rows(mi, A + i0 * lda, lda, w, j0 + r0, K, d);
+          for (int64_t i = 0; i < mi; ++i) {
+            for (int64_t r = 0; r < 2; ++r) store(i0 + i, j0 + r0 + r, d[i][r]);
+          }
+        }
+      }
+      continue;
+    }
+#endif
     for (int64_t i = 0; i < M; ++i) {
       float d[kBlock];
       if (rows == kBlock) {
@@ -147,13 +215,7 @@ void gemv_impl(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int
       } else {
         for (int64_t r = 0; r < rows; ++r) dots<1>(A + i * lda, w, j0 + r, K, d + r);
       }
-      float* c = C + i * ldc + j0;
-      for (int64_t r = 0; r < rows; ++r) {
-        float v = alpha * d[r];
-        if (beta != 0.0f) v += beta * c[r];
-        if (bias != nullptr) v += bias[j0 + r];
-        c[r] = v;
-      }
+      for (int64_t r = 0; r < rows; ++r) store(i, j0 + r, d[r]);
     }
   }
 }
