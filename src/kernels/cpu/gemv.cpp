@@ -38,6 +38,7 @@ float reduce_lanes(float* s) {
 // a * w of a widened weight w is the same float as with the f32 weights dequantize_* writes,
 // so every format sums bitwise like gemv_rows on its f32 weights.
 struct F32Weights {
+  static constexpr bool kWidens = false;
   const float* w;
   int64_t ldw;
   void step(int64_t n, int64_t k, const float* __restrict a, float* __restrict s) const {
@@ -54,6 +55,7 @@ struct F32Weights {
 };
 
 struct Bf16Weights {
+  static constexpr bool kWidens = true;
   const uint16_t* w;
   int64_t ldw;
   static float widen(uint16_t b) { return std::bit_cast<float>(static_cast<uint32_t>(b) << 16); }
@@ -75,6 +77,7 @@ struct Bf16Weights {
 };
 
 struct Q8Weights {
+  static constexpr bool kWidens = true;
   const int8_t* codes;
   const float* scales;
   int64_t K, nb;
@@ -134,7 +137,7 @@ void dots(const float* __restrict a, const W& w, int64_t n0, int64_t K, float* o
 
 #if defined(__AVX512F__)
 // Several rows of A at once (batched decoding): each weight step is widened once and used for
-// MI rows, R weight rows at a time. Every (row, weight row) pair keeps the lanes and order of
+// MI rows, R weight rows at a time (bf16 and int8 weights). Every (row, weight row) pair keeps the lanes and order of
 // dots(), so the results are bitwise those of dots() row by row.
 template <int R, int MI, class W>
 void dots_tile(const float* __restrict A, int64_t lda, const W& w, int64_t n0, int64_t K,
@@ -194,7 +197,8 @@ void gemv_impl(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int
   for (int64_t b = 0; b < blocks; ++b) {
     const int64_t j0 = b * kBlock, rows = N - j0 < kBlock ? N - j0 : kBlock;
 #if defined(__AVX512F__)
-    if (M > 1 && rows == kBlock) {
+    // Measured: tiles pay where widening costs (bf16, int8); f32 runs faster row by row.
+    if (W::kWidens && M > 1 && rows == kBlock) {
       for (int64_t r0 = 0; r0 < kBlock; r0 += 2) {
         for (int64_t i0 = 0; i0 < M; i0 += 4) {
           const int64_t mi = M - i0 < 4 ? M - i0 : 4;
