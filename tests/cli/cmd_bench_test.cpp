@@ -1,10 +1,8 @@
 // `nabla bench` end to end on tiny models: the JSON fields exist and agree with each other
 // (tokens/s from ms/step, the parameter count of the model built), and bad flags fail with a
 // message. Speed itself is measured by bench/compare.py, never asserted here.
-#include <sys/wait.h>
 
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 
 #include <gmock/gmock.h>
@@ -12,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "nabla/models/gpt2.h"
+#include "tests/cli/run_command.h"
 #include "tests/testing/fixture.h"
 #include "tests/tokenizers/helpers.h"
 
@@ -20,23 +19,11 @@ namespace {
 
 using ::testing::HasSubstr;
 
-struct CliResult {
-  int status;
-  std::string out;
-};
+using testing::CliResult;
 
 CliResult run_nabla(const std::string& args) {
-  const std::string cmd = "OMP_NUM_THREADS=1 " + std::string(NABLA_BINARY_DIR) + "/nabla " +
-                          args + " < /dev/null 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  CliResult r{-1, {}};
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  return testing::run_command("OMP_NUM_THREADS=1 " + testing::nabla_program() + " " + args +
+                              " < /dev/null 2>&1");
 }
 
 class CmdBench : public ::testing::Test {

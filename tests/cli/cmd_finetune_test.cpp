@@ -4,9 +4,7 @@
 // checkpoints resume bitwise exactly and refuse other --lora-* flags.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -14,6 +12,7 @@
 
 #include "nabla/lora/adapter_io.h"
 #include "nabla/models/llama.h"
+#include "tests/cli/run_command.h"
 #include "tests/io/io_test_util.h"
 #include "tests/testing/fixture.h"
 
@@ -24,25 +23,12 @@ using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-struct CliResult {
-  int status;
-  std::string out;
-};
+using testing::CliResult;
 
 // `nabla args` with stderr merged into the returned output.
 CliResult run_nabla(const std::string& args) {
-  const std::string cmd =
-      "OMP_NUM_THREADS=1 " + std::string(NABLA_BINARY_DIR) + "/nabla " + args + " < /dev/null 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  CliResult r{-1, {}};
-  if (p == nullptr)
-    return r;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  return testing::run_command("OMP_NUM_THREADS=1 " + testing::nabla_program() + " " + args +
+                              " < /dev/null 2>&1");
 }
 
 std::string read_bytes(const std::string& path) {

@@ -1,8 +1,6 @@
 // `nabla generate` end to end: runs the built binary (NABLA_BINARY_DIR/nabla) through popen on
 // the real stories260K checkpoint; greedy output must equal llama2.c's run.c byte for byte.
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <filesystem>
 
 #include <gmock/gmock.h>
@@ -10,6 +8,7 @@
 
 #include "nabla/core/rng.h"
 #include "nabla/models/gpt2.h"
+#include "tests/cli/run_command.h"
 #include "tests/testing/fixture.h"
 #include "tests/tokenizers/helpers.h"
 
@@ -19,28 +18,15 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
-struct CliResult {
-  int status;
-  std::string out;
-};
+using testing::CliResult;
 
 // Runs `nabla args` and returns the exit status and stdout (stderr goes to stdout when
 // merge_stderr, else it is dropped).
 CliResult run_nabla(const std::string& args, bool merge_stderr = false) {
   // One thread: the result does not depend on it, and on a loaded machine OpenMP threads that
   // wait for each other make a 256-step run take seconds instead of ~0.5 s.
-  const std::string cmd = "OMP_NUM_THREADS=1 " + std::string(NABLA_BINARY_DIR) + "/nabla " +
-                          args + " < /dev/null" +
-                          (merge_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* p = popen(cmd.c_str(), "r");
-  CliResult r{-1, {}};
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  return testing::run_command("OMP_NUM_THREADS=1 " + testing::nabla_program() + " " + args +
+                              " < /dev/null" + (merge_stderr ? " 2>&1" : " 2>/dev/null"));
 }
 
 class CmdGenerate : public ::testing::Test {

@@ -1,12 +1,11 @@
 // `nabla tokenize` end to end: runs the built binary (NABLA_BINARY_DIR/nabla) through popen.
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <filesystem>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "tests/cli/run_command.h"
 #include "tests/testing/fixture.h"
 #include "tests/tokenizers/helpers.h"
 
@@ -15,25 +14,13 @@ namespace {
 
 using ::testing::HasSubstr;
 
-struct CliResult {
-  int status;
-  std::string out;
-};
+using testing::CliResult;
 
 // Runs `nabla args < input` and returns the exit status and stdout (stderr goes to stdout
 // when merge_stderr).
 CliResult run_nabla(const std::string& args, const std::string& input_file, bool merge_stderr = false) {
-  const std::string cmd = std::string(NABLA_BINARY_DIR) + "/nabla " + args + " < " + input_file +
-                          (merge_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* p = popen(cmd.c_str(), "r");
-  CliResult r{-1, {}};
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  return testing::run_command(testing::nabla_program() + " " + args + " < " + input_file +
+                              (merge_stderr ? " 2>&1" : " 2>/dev/null"));
 }
 
 class CmdTokenize : public ::testing::Test {

@@ -1,8 +1,6 @@
 // `nabla prepare` and `nabla train` end to end through the built binary: a tiny GPT-2 on a
 // character dataset, metrics, stop + resume, and clear errors for bad arguments.
-#include <sys/wait.h>
 
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -10,6 +8,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "tests/cli/run_command.h"
 #include "tests/tokenizers/helpers.h"
 
 namespace nabla {
@@ -19,22 +18,10 @@ using ::testing::HasSubstr;
 using tokenizers::testing::read_file;
 using tokenizers::testing::write_file;
 
-struct CliRun {
-  int status;
-  std::string out;  // stdout and stderr
-};
+using CliRun = testing::CliResult;  // stdout and stderr
 
 CliRun nabla_cli(const std::string& args) {
-  const std::string cmd = std::string(NABLA_BINARY_DIR) + "/nabla " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  CliRun r{-1, {}};
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  return testing::run_command(testing::nabla_program() + " " + args + " 2>&1");
 }
 
 class CmdTrain : public ::testing::Test {
@@ -101,13 +88,7 @@ TEST_F(CmdTrain, SigintSavesAndExitsCleanly) {
                              " --metrics " + metrics + " > " + dir_.file("log.txt") +
                              " 2>&1 & pid=$!; while [ ! -s " + metrics +
                              " ]; do sleep 0.1; done; kill -INT $pid; wait $pid; echo rc=$?";
-  FILE* p = popen(("sh -c '" + script + "'").c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string out;
-  char buf[256];
-  size_t n = 0;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  pclose(p);
+  const std::string out = testing::run_command("sh -c '" + script + "'").out;
   EXPECT_THAT(out, HasSubstr("rc=0"));
   const std::string log = read_file(dir_.file("log.txt"));
   EXPECT_THAT(log, HasSubstr("stopped at step"));
