@@ -2,11 +2,10 @@
 // sets what Open MPI needs here (CI runs as root on 2 cores) and bounds the time.
 #pragma once
 
-#include <sys/wait.h>
-
-#include <cstdio>
 #include <cstdlib>
 #include <string>
+
+#include "tests/cli/run_command.h"
 
 namespace nabla::dist::testing {
 
@@ -51,15 +50,8 @@ inline MpiRun mpirun(int np, const std::string& cmd, int timeout_s = 120) {
                            std::to_string(np) +
                            " --oversubscribe --bind-to none --mca pml ob1 --mca btl self,vader "
                            "--mca osc ^ucx " + cmd + " 2>&1";
-  MpiRun r{-1, {}};
-  FILE* p = ::popen(line.c_str(), "r");
-  if (p == nullptr) return r;
-  char buf[4096];
-  size_t n = 0;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int st = ::pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
+  const nabla::testing::CliResult r = nabla::testing::run_command(line);
+  return {r.status, r.out};
 }
 
 }  // namespace nabla::dist::testing
