@@ -32,7 +32,7 @@ void check_no_adapter(const nn::Linear& full, const char* what) {
               ": the Linear has an active adapter; merge it into the weights first (lora::merge)");
   NABLA_CHECK(full.packed_weight() == nullptr, what, ": the Linear's weight is packed (",
               full.packed_weight() ? weight_format_name(full.packed_weight()->format()) : "",
-              "); split the f32 model first, then pack (nn::pack_linear_weights)");
+              "); split the f32 model first, then pack it (CausalLM::pack_weights)");
 }
 
 void check_rank(int rank, int world_size, const char* what) {
