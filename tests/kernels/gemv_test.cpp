@@ -162,6 +162,19 @@ TEST(GemvQ8, QuantizationErrorIsAtMostHalfAStep) {
   }
 }
 
+TEST(GemvQ8, TinyBlocksQuantizeWithoutOverflow) {
+  // amax / 127 is subnormal here, and 1 / scale would be infinite.
+  const std::vector<float> W = {1e-38f, -3e-39f, 0.0f, 5e-40f};
+  std::vector<int8_t> codes(4);
+  float scale = 0;
+  quantize_q8(1, 4, W.data(), 4, codes.data(), &scale);
+  EXPECT_GT(scale, 0.0f);
+  EXPECT_EQ(codes[0], 127);
+  for (int k = 0; k < 4; ++k) {
+    EXPECT_NEAR(codes[k] * scale, W[k], 0.5 * scale + 1e-45) << k;
+  }
+}
+
 TEST(GemvQ8, BitwiseEqualToF32OnTheDequantizedWeights) {
   for (const Case& c : kPackedCases) {
     const int64_t lda = c.K + 3, ldc = c.N + 2;

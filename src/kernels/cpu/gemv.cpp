@@ -261,10 +261,12 @@ void quantize_q8(int64_t N, int64_t K, const float* W, int64_t ldw, int8_t* code
       const float* w = W + n * ldw;
       float amax = 0.0f;
       for (int64_t k = k0; k < k1; ++k) amax = std::max(amax, std::fabs(w[k]));
-      const float d = amax / 127.0f, id = d > 0.0f ? 1.0f / d : 0.0f;
+      const float d = amax / 127.0f;
       scales[n * nb + b] = d;
       for (int64_t k = k0; k < k1; ++k) {
-        codes[n * K + k] = static_cast<int8_t>(std::nearbyint(w[k] * id));
+        // A division, not a multiply by 1 / d: 1 / d overflows when d is subnormal.
+        const float q = d > 0.0f ? std::nearbyint(w[k] / d) : 0.0f;
+        codes[n * K + k] = static_cast<int8_t>(std::clamp(q, -127.0f, 127.0f));
       }
     }
   }
