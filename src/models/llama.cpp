@@ -27,14 +27,14 @@ namespace {
 Tensor causal_attention(const Tensor& q, const Tensor& k, const Tensor& v) {
   const int64_t B = q.size(0), H = q.size(1), Tq = q.size(2), D = q.size(3);
   const int64_t Hkv = k.size(1), Tk = k.size(2), rep = H / Hkv;
-  const Tensor kk = k.unsqueeze(2).expand({B, Hkv, rep, Tk, D}).reshape({B, H, Tk, D});
-  const Tensor vv = v.unsqueeze(2).expand({B, Hkv, rep, Tk, D}).reshape({B, H, Tk, D});
   const double scale = 1.0 / std::sqrt(static_cast<double>(D));
   if (Tq == 1 && !autograd::needs_graph({q, k, v})) {
     // One query (decoding): one fused pass per head over the cache, grouped heads read in
     // place. A matmul here would build a oneDNN primitive (a JIT compile) per cache length.
     return attention_decode(q, k, v, scale);
   }
+  const Tensor kk = k.unsqueeze(2).expand({B, Hkv, rep, Tk, D}).reshape({B, H, Tk, D});
+  const Tensor vv = v.unsqueeze(2).expand({B, Hkv, rep, Tk, D}).reshape({B, H, Tk, D});
   if (Tq == 1) {  // the same with a gradient: elementwise products and sums
     const Tensor p = ((q * kk).sum({3}) * scale).softmax(-1);  // (B, H, Tk)
     return (p.unsqueeze(-1) * vv).sum({2}, true);              // (B, H, 1, D)

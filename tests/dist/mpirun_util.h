@@ -9,10 +9,7 @@
 
 namespace nabla::dist::testing {
 
-struct MpiRun {
-  int status;       // exit code; -1 when it did not exit normally
-  std::string out;  // stdout and stderr of all ranks
-};
+using MpiRun = nabla::testing::CliResult;  // out: stdout and stderr of all ranks
 
 /// The value of variable name (colon-separated options) with entry appended unless key is
 /// set there already.
@@ -50,8 +47,7 @@ inline MpiRun mpirun(int np, const std::string& cmd, int timeout_s = 120) {
                            std::to_string(np) +
                            " --oversubscribe --bind-to none --mca pml ob1 --mca btl self,vader "
                            "--mca osc ^ucx " + cmd + " 2>&1";
-  const nabla::testing::CliResult r = nabla::testing::run_command(line);
-  return {r.status, r.out};
+  return nabla::testing::run_command(line);
 }
 
 }  // namespace nabla::dist::testing
