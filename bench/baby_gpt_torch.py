@@ -40,6 +40,7 @@ def main():
     ap.add_argument("data")
     ap.add_argument("--steps", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=1337)
+    ap.add_argument("--dtype", default="f32", choices=["f32", "bf16"])
     a = ap.parse_args()
     B, T, eval_every, eval_iters = 12, 64, 250, 20
     train, val = read_shard(f"{a.data}/train.bin"), read_shard(f"{a.data}/val.bin")
@@ -60,7 +61,8 @@ def main():
         losses = []
         for i in range(eval_iters):
             rows = torch.stack([val[s:s + T + 1] for s in val_starts[i * B:(i + 1) * B]])
-            losses.append(model(rows[:, :T], rows[:, 1:]).item())
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.dtype == "bf16"):
+                losses.append(model(rows[:, :T], rows[:, 1:]).item())
         model.train()
         return sum(losses) / len(losses)
 
@@ -71,7 +73,8 @@ def main():
         rows = torch.stack([train[s:s + T + 1] for s in starts])
         for g in opt.param_groups:
             g["lr"] = lr_at(it, 100, a.steps, 1e-3, 1e-4)
-        loss = model(rows[:, :T], rows[:, 1:])
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.dtype == "bf16"):
+            loss = model(rows[:, :T], rows[:, 1:])
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
@@ -82,7 +85,7 @@ def main():
             val_loss = evaluate()
     wall = time.perf_counter() - start
     ms.sort()
-    print(json.dumps({"bench": "baby_gpt", "side": "pytorch", "steps": a.steps,
+    print(json.dumps({"bench": "baby_gpt", "side": "pytorch", "dtype": a.dtype, "steps": a.steps,
                       "threads": torch.get_num_threads(), "wall_s": round(wall, 2),
                       "ms_per_step": round(ms[len(ms) // 2], 3), "val_loss": round(val_loss, 4),
                       "peak_rss_mb": round(

@@ -17,6 +17,8 @@ PYTHON = "/usr/bin/python3"  # Debian's, which has python3-torch
 SETS = {
     "standard": [
         ("train", ["--model", "gpt2", "--batch-size", "4", "--seq-len", "64", "--steps", "10"]),
+        ("train", ["--model", "gpt2", "--batch-size", "4", "--seq-len", "64", "--steps", "10",
+                   "--dtype", "bf16"]),
         ("train", ["--model", "gpt2", "--batch-size", "4", "--seq-len", "256", "--steps", "5"]),
         ("train", ["--model", "gpt2-baby", "--batch-size", "12", "--seq-len", "64",
                    "--steps", "50"]),
@@ -54,6 +56,8 @@ def main():
                      env)
         results += [dict(ours, side="nabla"), dict(theirs, side="pytorch")]
         shape = f"B={ours['batch']}" + (f" T={ours['seq_len']}" if kind == "train" else "")
+        if ours["dtype"] != "f32":
+            shape += f" {ours['dtype']}"
         rows.append(
             f"| {kind} | {ours['model']} | {shape} | {ours['ms_per_step']:.1f} | "
             f"{theirs['ms_per_step']:.1f} | {ours['ms_per_step'] / theirs['ms_per_step']:.2f} | "

@@ -1,6 +1,7 @@
 // Everything public in nabla: #include "nabla/nabla.h".
 #pragma once
 
+#include "nabla/autograd/autocast.h"
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/core/device.h"
 #include "nabla/core/dtype.h"

@@ -43,6 +43,7 @@ constexpr const char* kUsage =
     "            --sample-tokens N (200)\n"
     "  run:      --checkpoint-every N (0 = end only) --resume DIR --seed N (1337) --threads N\n"
     "            --metrics FILE (JSONL) --log-every N (10) --peak-tflops X (0.33, for MFU)\n"
+    "            --dtype f32|bf16 (f32; bf16: linear layers multiply in bf16, f32 weights)\n"
     "  Aliases: --warmup = --warmup-steps, --save-every = --checkpoint-every.\n"
     "  Ctrl-C finishes the current step, saves a checkpoint and exits.\n"
     "  Data parallel: mpirun -np N nabla train ... trains on N x --batch-size rows per step\n"

@@ -9,6 +9,14 @@
 
 namespace nabla::cli {
 
+/// --dtype: f32, or bf16 for mixed precision (TrainOptions::autocast).
+inline DType training_dtype(const std::string& cmd, const std::string& v) {
+  if (v == "f32" || v == "float32") return DType::F32;
+  if (v == "bf16" || v == "bfloat16") return DType::BF16;
+  NABLA_CHECK(false, cmd, ": --dtype must be f32 or bf16 for training, got '", v, "'");
+  return DType::F32;
+}
+
 /// Sets the TrainOptions field that flag a names from its value v; false when a is not one of
 /// the shared training flags.
 inline bool parse_train_flag(
@@ -31,6 +39,7 @@ inline bool parse_train_flag(
   else if (a == "--checkpoint-every" || a == "--save-every") t.checkpoint_every = i();
   else if (a == "--log-every") t.log_every = i();
   else if (a == "--peak-tflops") t.peak_flops = d() * 1e12;
+  else if (a == "--dtype") t.autocast = training_dtype(cmd, v);
   else return false;
   return true;
 }

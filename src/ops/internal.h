@@ -19,4 +19,8 @@ Tensor dense_copy(const Tensor& t);
 /// on ("a leaf tensor that requires grad is being used in an in-place operation").
 void check_inplace(const char* op, const Tensor& t);
 
+/// linear() under bf16 autocast (autocast_linear.cpp): x (..., in), weight (out, in) and bias
+/// (out) or undefined, all f32 and already checked; returns f32.
+Tensor linear_bf16_autocast(const Tensor& x, const Tensor& weight, const Tensor& bias);
+
 }  // namespace nabla::ops_detail

@@ -4,11 +4,13 @@
 // cannot describe (neither dim of unit stride, overlapping rows).
 #include <algorithm>
 
+#include "nabla/autograd/autocast.h"
 #include "nabla/autograd/node.h"
 #include "nabla/core/dispatch.h"
 #include "nabla/kernels/cpu/gemm.h"
 #include "nabla/ops/matmul.h"
 #include "nabla/ops/reduce.h"
+#include "ops/internal.h"
 #include "ops/strided.h"
 
 namespace nabla {
@@ -242,6 +244,9 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
     check_same("linear", {{"input", x}, {"weight", weight}});
   }
   dispatch_floating(x.dtype(), "linear", [](auto*) {});
+  if (autograd::autocast_dtype() == DType::BF16 && x.dtype() == DType::F32) {
+    return ops_detail::linear_bf16_autocast(x, weight, bias);
+  }
   const Tensor x2 = promote(x, true);
   const Tensor wt = raw_mT(weight.detach());  // (in, out): W^T as a layout, no copy
   const Tensor bd = bias.defined() ? dense(bias) : Tensor();

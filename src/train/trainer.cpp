@@ -6,6 +6,7 @@
 #include <csignal>
 #include <limits>
 
+#include "nabla/autograd/autocast.h"
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/core/error.h"
 #include "nabla/core/rng.h"
@@ -150,6 +151,7 @@ double Trainer::loss_of(const Tensor& batch) {
   const int64_t B = batch.size(0), T = batch.size(1) - 1;
   const Tensor x = batch.narrow(1, 0, T).contiguous();   // (B, T)
   const Tensor y = batch.narrow(1, 1, T).contiguous();   // (B, T)
+  const AutocastGuard autocast(opt_.autocast);
   const Tensor logits = model_.forward(x, 0, nullptr);   // (B, T, V)
   const Tensor loss = cross_entropy(logits.reshape({B * T, logits.size(-1)}), y.reshape({B * T}));
   const double value = loss.item<float>();

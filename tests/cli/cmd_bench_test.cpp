@@ -115,7 +115,7 @@ TEST_F(CmdBench, BadFlagsFailWithAMessage) {
       {"bench", "expected 'train', 'decode' or 'perplexity'"},
       {"bench fly", "expected 'train', 'decode' or 'perplexity', got 'fly'"},
       {"bench perplexity --model x", "--model and --data are required"},
-      {"bench train --dtype bf16", "--dtype bf16 is not supported yet"},
+      {"bench train --dtype int8", "--dtype must be f32 or bf16 for training, got 'int8'"},
       {"bench decode --dtype f16", "expected f32, bf16 or int8, got 'f16'"},
       {"bench train --steps 0", "must be positive"},
       {"bench train --model gpt2-tiny --seq-len 33", "--seq-len 33 is larger than the model's "

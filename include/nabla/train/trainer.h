@@ -62,6 +62,10 @@ struct TrainOptions {
   /// up to rounding). nullptr (or a world of one): one process.
   dist::Communicator* comm = nullptr;
   int64_t bucket_bytes = dist::kDefaultBucketBytes;  ///< gradient all-reduce bucket size
+  /// The dtype linear layers multiply in, forward and backward (AutocastGuard): kFloat32, or
+  /// kBFloat16 for mixed precision (bf16 products, f32 accumulation, f32 master weights and
+  /// optimizer state; no loss scaling: bf16 has f32's range).
+  DType autocast = DType::F32;
 };
 
 /// What one optimizer step did.
