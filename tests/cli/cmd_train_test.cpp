@@ -81,6 +81,14 @@ TEST_F(CmdTrain, TrainsResumesAndWritesMetrics) {
   EXPECT_EQ(n, 6);
 }
 
+TEST_F(CmdTrain, Bf16MixedPrecisionTrains) {
+  const std::string ds = prepare();
+  const CliRun r = nabla_cli(train_args(ds, 2) + " --dtype bf16");
+  ASSERT_EQ(r.status, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("step 2/2 | loss "));
+  EXPECT_TRUE(std::filesystem::exists(dir_.file("out/model.safetensors")));
+}
+
 // Ctrl-C: the handler only sets a flag; the step finishes, a checkpoint is saved, exit 0.
 TEST_F(CmdTrain, SigintSavesAndExitsCleanly) {
   const std::string ds = prepare(), metrics = dir_.file("m.jsonl");
@@ -107,6 +115,9 @@ TEST_F(CmdTrain, BadArgumentsAreClearErrors) {
   EXPECT_THAT(r.out, HasSubstr("unknown argument '--bogus'"));
   r = nabla_cli(train_args(ds, 2) + " --lr fast");
   EXPECT_THAT(r.out, HasSubstr("--lr expects a number, got 'fast'"));
+  r = nabla_cli(train_args(ds, 2) + " --dtype int8");
+  EXPECT_EQ(r.status, 1);
+  EXPECT_THAT(r.out, HasSubstr("--dtype must be f32 or bf16 for training, got 'int8'"));
   r = nabla_cli(train_args(ds, 2) + " --n-embd 30 --n-head 4");
   EXPECT_EQ(r.status, 1);
   EXPECT_THAT(r.out, HasSubstr("n_embd"));
