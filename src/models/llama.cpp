@@ -15,6 +15,7 @@
 #include "nabla/ops/creation.h"
 #include "nabla/ops/elementwise.h"
 #include "nabla/ops/matmul.h"
+#include "nabla/ops/nn_functional.h"
 #include "nabla/ops/reduce.h"
 #include "nabla/ops/view.h"
 
@@ -148,18 +149,7 @@ std::pair<Tensor, Tensor> rope_tables(int64_t head_dim, int64_t max_seq_len, dou
 }
 
 Tensor apply_rotary_emb(const Tensor& x, const Tensor& cos, const Tensor& sin) {
-  const Shape shape = x.shape();  // (B, T, H, D)
-  NABLA_CHECK(
-      x.dim() == 4 && cos.dim() == 2 && cos.size(0) == x.size(1) && cos.size(1) * 2 == x.size(3) &&
-          sin.shape() == cos.shape(),
-      "apply_rotary_emb: x ", x.shape(), " needs (B, T, H, D) with cos/sin (T, D/2), got ",
-      cos.shape(), " and ", sin.shape());
-  Tensor pairs = x.reshape({shape[0], shape[1], shape[2], shape[3] / 2, 2});
-  Tensor x0 = pairs.select(-1, 0), x1 = pairs.select(-1, 1);                      // (B, T, H, D/2)
-  Tensor c = cos.to(x.dtype()).unsqueeze(1), s = sin.to(x.dtype()).unsqueeze(1);  // (T, 1, D/2)
-  Tensor out0 = x0 * c - x1 * s;
-  Tensor out1 = x0 * s + x1 * c;
-  return stack({out0, out1}, -1).reshape(shape);
+  return rotary_embedding(x, cos.to(x.dtype()), sin.to(x.dtype()));
 }
 
 LlamaBlock::LlamaBlock(const LlamaConfig& config, int64_t layer_id)
@@ -210,7 +200,7 @@ Tensor LlamaBlock::forward(
     const Tensor& x, const Tensor& cos, const Tensor& sin, int64_t start_pos, KVCache* cache) {
   Tensor h = x + attention(attention_norm->forward(x), cos, sin, start_pos, cache);
   Tensor g = ffn_norm->forward(h);
-  const Tensor a = w1->forward(g).silu() * w3->forward(g);  // SwiGLU (B, T, hidden)
+  const Tensor a = swiglu(w1->forward(g), w3->forward(g));  // silu(w1 g) * w3 g (B, T, hidden)
   return h + tensor_parallel::row_parallel(tp_, *w2, a);
 }
 

@@ -87,7 +87,8 @@ class LlamaBlock : public nn::Module {
 };
 
 /// Rotary position embedding on interleaved pairs (x[2i], x[2i+1]) as Meta's
-/// apply_rotary_emb and llama2.c do. x (B, T, H, D); cos, sin (T, D / 2); differentiable.
+/// apply_rotary_emb and llama2.c do: the rotary_embedding op with the tables in x's dtype.
+/// x (B, T, H, D); cos, sin (T, D / 2); differentiable.
 Tensor apply_rotary_emb(const Tensor& x, const Tensor& cos, const Tensor& sin);
 
 /// cos and sin tables (max_seq_len, head_dim / 2) of angle pos * theta^(-2i / head_dim), in

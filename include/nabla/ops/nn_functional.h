@@ -21,6 +21,13 @@ Tensor embedding(const Tensor& indices, const Tensor& weight,
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
 /// Over the last dim: x / sqrt(mean(x^2) + eps) * weight.
 Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps = 1e-5);
+/// Rotary position embeddings in Meta's Llama layout: x (B, T, H, D), each head vector's pairs
+/// (x[2i], x[2i+1]) rotated by the angle whose cosine and sine are cos[t, i] and sin[t, i]
+/// ((T, D/2) tables, constants: no gradient flows to them). One fused pass; the gradient is
+/// the inverse rotation.
+Tensor rotary_embedding(const Tensor& x, const Tensor& cos, const Tensor& sin);
+/// SwiGLU's gate: silu(a) * b for a and b of one shape (LLaMA's feed-forward w1/w3), fused.
+Tensor swiglu(const Tensor& a, const Tensor& b);
 /// Zeroes elements with probability p and scales the rest by 1/(1-p) when training. The mask
 /// of element i depends only on (seed, offset + i) of the generator (the default one when
 /// gen is null), whose offset advances by numel. Identity when !training or p == 0.
