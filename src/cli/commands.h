@@ -12,6 +12,9 @@ using Args = std::vector<std::string>;
 /// nabla generate: text from a checkpoint and a tokenizer, streamed as llama2.c's run.c does.
 int cmd_generate(const Args& args);
 
+/// nabla shard: a checkpoint -> a tensor-parallel checkpoint of N shards.
+int cmd_shard(const Args& args);
+
 /// nabla tokenize: text on stdin -> token ids on stdout, or the reverse with --decode.
 int cmd_tokenize(const Args& args);
 /// nabla prepare: text files -> tokenizer + train/val token shards.

@@ -17,6 +17,7 @@ struct Command {
 
 constexpr Command kCommands[] = {
     {"generate", nabla::cli::cmd_generate, "prompt -> text streamed from a checkpoint"},
+    {"shard", nabla::cli::cmd_shard, "a checkpoint -> N tensor-parallel shards (any rank count)"},
     {"tokenize", nabla::cli::cmd_tokenize, "text on stdin -> token ids on stdout (or --decode)"},
     {"prepare", nabla::cli::cmd_prepare, "text files -> tokenizer + train/val token shards"},
     {"train", nabla::cli::cmd_train, "pretrain a GPT-2 on a prepared dataset"},

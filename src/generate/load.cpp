@@ -7,8 +7,10 @@
 
 #include "nabla/core/error.h"
 #include "nabla/io/json_config.h"
+#include "nabla/io/tp_checkpoint.h"
 #include "nabla/models/gpt2.h"
 #include "nabla/models/llama.h"
+#include "nabla/models/tp_checkpoint.h"
 
 namespace nabla::generation {
 
@@ -24,6 +26,14 @@ bool is_llmc_checkpoint(const std::string& path) {
 
 std::shared_ptr<models::CausalLM> load_folder(const std::filesystem::path& dir,
                                               int64_t max_seq_len) {
+  if (io::is_tp_checkpoint(dir.string())) return models::load_sharded(dir.string(), max_seq_len);
+  for (const auto& f : std::filesystem::directory_iterator(dir)) {
+    NABLA_CHECK_IO(!f.path().filename().string().starts_with("model-tp-"), "load_causal_lm: ",
+                   dir.string(), " holds ", f.path().filename().string(), " but no ",
+                   io::kTpIndexName,
+                   ": the tensor-parallel checkpoint is incomplete (its writer stopped before "
+                   "the index, which it writes last); write it again with nabla shard");
+  }
   if (std::filesystem::exists(dir / "params.json")) {
     return models::Llama::from_meta(dir.string(), max_seq_len);
   }

@@ -5,6 +5,7 @@
 #include "nabla/models/llama.h"
 
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "nabla/autograd/grad_mode.h"
@@ -115,6 +116,26 @@ LlamaConfig LlamaConfig::from_hf_config(const io::JsonConfig& p) {
         ") is not supported");
   }
   return c;
+}
+
+std::string LlamaConfig::to_hf_json() const {
+  const nlohmann::ordered_json j = {
+      {"architectures", {"LlamaForCausalLM"}},
+      {"model_type", "llama"},
+      {"hidden_act", "silu"},
+      {"hidden_size", dim},
+      {"intermediate_size", ffn_hidden_dim()},
+      {"num_hidden_layers", n_layers},
+      {"num_attention_heads", n_heads},
+      {"num_key_value_heads", kv_heads()},
+      {"vocab_size", vocab_size},
+      {"rms_norm_eps", norm_eps},
+      {"rope_theta", rope_theta},
+      {"max_position_embeddings", max_seq_len},
+      {"tie_word_embeddings", tie_embeddings},
+      {"torch_dtype", "float32"},
+  };
+  return j.dump(2) + "\n";
 }
 
 LlamaConfig LlamaConfig::from_llama2c(const io::Llama2cConfig& h) {

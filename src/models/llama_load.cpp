@@ -10,6 +10,7 @@
 #include "nabla/core/error.h"
 #include "nabla/io/safetensors_index.h"
 #include "nabla/io/torch_pth.h"
+#include "nabla/io/tp_checkpoint.h"
 #include "nabla/models/llama.h"
 #include "nabla/ops/elementwise.h"
 #include "nabla/ops/view.h"
@@ -52,13 +53,22 @@ Tensor unpermute_rotary(const Tensor& w, int64_t n_heads) {
   return w.reshape({n_heads, 2, out / n_heads / 2, in}).transpose(1, 2).reshape({out, in});
 }
 
+// A layer's Hugging Face module names and Meta's.
+const std::vector<std::pair<std::string, std::string>> kLayerNames = {
+    {"self_attn.q_proj", "attention.wq"},    {"self_attn.k_proj", "attention.wk"},
+    {"self_attn.v_proj", "attention.wv"},    {"self_attn.o_proj", "attention.wo"},
+    {"mlp.gate_proj", "feed_forward.w1"},    {"mlp.down_proj", "feed_forward.w2"},
+    {"mlp.up_proj", "feed_forward.w3"},      {"input_layernorm", "attention_norm"},
+    {"post_attention_layernorm", "ffn_norm"}};
+
+// The HF conversion's permute(w, n_heads): each head's rows from interleaved pairs to halves.
+Tensor permute_rotary(const Tensor& w, int64_t n_heads) {
+  const int64_t out = w.size(0), in = w.size(1);
+  return w.reshape({n_heads, out / n_heads / 2, 2, in}).transpose(1, 2).reshape({out, in});
+}
+
 std::string hf_to_meta_name(const std::string& hf) {
-  static const std::vector<std::pair<std::string, std::string>> kLayer = {
-      {"self_attn.q_proj", "attention.wq"},    {"self_attn.k_proj", "attention.wk"},
-      {"self_attn.v_proj", "attention.wv"},    {"self_attn.o_proj", "attention.wo"},
-      {"mlp.gate_proj", "feed_forward.w1"},    {"mlp.down_proj", "feed_forward.w2"},
-      {"mlp.up_proj", "feed_forward.w3"},      {"input_layernorm", "attention_norm"},
-      {"post_attention_layernorm", "ffn_norm"}};
+  const auto& kLayer = kLayerNames;
   if (hf == "model.embed_tokens.weight")
     return "tok_embeddings.weight";
   if (hf == "model.norm.weight")
@@ -119,6 +129,31 @@ io::Weights llama_weights_from_hf(const io::Weights& hf, const LlamaConfig& conf
   return out;
 }
 
+// The model's own tensors (adapters excluded), as nn::Module would name and lay them out
+// under Hugging Face's names. A split model's wq/wk hold whole heads, so the per-head
+// permutation applies to its slices alike.
+std::vector<std::pair<std::string, Tensor>> Llama::hf_state_dict() const {
+  std::vector<std::pair<std::string, Tensor>> out;
+  out.emplace_back("model.embed_tokens.weight", tok_embeddings->weight.detach());
+  const int64_t head_dim = config_.head_dim();
+  for (size_t l = 0; l < layers.size(); ++l) {
+    const LlamaBlock& b = *layers[l];
+    const std::string p = "model.layers." + std::to_string(l) + ".";
+    const std::vector<const Tensor*> w = {&b.wq->weight, &b.wk->weight, &b.wv->weight,
+                                          &b.wo->weight, &b.w1->weight, &b.w2->weight,
+                                          &b.w3->weight, &b.attention_norm->weight,
+                                          &b.ffn_norm->weight};
+    for (size_t i = 0; i < w.size(); ++i) {
+      Tensor t = w[i]->detach();
+      if (i < 2) t = permute_rotary(t, t.size(0) / head_dim);  // q_proj, k_proj
+      out.emplace_back(p + kLayerNames[i].first + ".weight", t);
+    }
+  }
+  out.emplace_back("model.norm.weight", norm->weight.detach());
+  if (output) out.emplace_back("lm_head.weight", output->weight.detach());
+  return out;
+}
+
 std::shared_ptr<Llama> Llama::from_hf(const std::string& path, int64_t max_seq_len) {
   const fs::path dir = fs::is_directory(path) ? fs::path(path) : fs::path(path).parent_path();
   const fs::path config_path = dir / "config.json";
@@ -170,8 +205,9 @@ io::Weights merge_meta_shards(const std::vector<io::Weights>& shards, const Llam
           shards[0].source(), " has");
       parts.push_back(s.at(e.name));
     }
-    const int64_t dim = meta_split_dim(e.name, e.tensor, n, config);
-    out.add(e.name, dim < 0 || n == 1 ? e.tensor : cat(parts, dim), e.offset);
+    const io::TpSplit split{.dim = meta_split_dim(e.name, e.tensor, n, config)};
+    out.add(e.name, io::tp_merge(parts, split, e.name + " (" + shards[0].source() + ", ...)"),
+            e.offset);
   }
   for (const auto& s : shards) {
     for (const auto& e : s.entries()) {

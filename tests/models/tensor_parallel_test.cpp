@@ -3,8 +3,12 @@
 // ranks (TensorParallelMpirun.TwoRanksMatchOneProcess starts this binary under mpirun -np 2
 // with --gtest_filter='TensorParallelOnTwoRanks.*'; in a plain run those tests skip): greedy
 // tokens and every step's logits of stories260K, a tiny GQA Llama and a tiny GPT-2, split
-// over the ranks, against the same model unsplit in the same process.
+// over the ranks, against the same model unsplit in the same process; and the checkpoint
+// shards the ranks write, against those one process writes.
+#include <unistd.h>
+
 #include <filesystem>
+#include <fstream>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -16,6 +20,7 @@
 #include "nabla/models/gpt2.h"
 #include "nabla/models/llama.h"
 #include "nabla/models/tensor_parallel.h"
+#include "nabla/models/tp_checkpoint.h"
 #include "nabla/nn/init.h"
 #include "nabla/ops/ops.h"
 #include "tests/dist/mpirun_util.h"
@@ -236,6 +241,45 @@ TEST_F(TensorParallelOnTwoRanks, TinyGpt2MatchesOneProcess) {
   EXPECT_EQ(model->h[0]->mlp->c_proj->weight.shape(), (Shape{64, 128}));
 }
 
+// Each rank writes its shard of the split model (models/tp_checkpoint.h): the files are byte
+// for byte those one process writes from the whole model (untied head of an odd vocabulary:
+// the padded row is left out; tied GPT-2 head; three-part c_attn).
+TEST_F(TensorParallelOnTwoRanks, RanksWriteTheShardsOneProcessWrites) {
+  // The ranks' parent is mpirun: its pid names one folder for both.
+  const std::filesystem::path base = std::filesystem::temp_directory_path() /
+                                     ("nabla_tp_write_" + std::to_string(::getppid()));
+  auto check = [&](CausalLM& whole, CausalLM& split, const std::string& name) {
+    const std::string one = (base / (name + "_one")).string();
+    const std::string ranks = (base / (name + "_ranks")).string();
+    if (comm_.rank() == 0) save_sharded(whole, one, 2);
+    split.shard_for_tensor_parallel(comm_);
+    save_sharded(split, ranks, comm_);
+    if (comm_.rank() != 0) return;
+    for (const std::string f : {"model-tp-00000-of-00002.safetensors",
+                                "model-tp-00001-of-00002.safetensors", "config.json",
+                                "model-tp.index.json"}) {
+      auto bytes = [&](const std::string& dir) {
+        std::ifstream in(dir + "/" + f, std::ios::binary);
+        return std::string(std::istreambuf_iterator<char>(in), {});
+      };
+      EXPECT_FALSE(bytes(one).empty()) << name << " " << f;
+      EXPECT_TRUE(bytes(one) == bytes(ranks)) << name << " " << f;
+    }
+  };
+  manual_seed(11);
+  Llama llama_whole(tiny_gqa_llama());
+  manual_seed(11);
+  Llama llama_split(tiny_gqa_llama());
+  check(llama_whole, llama_split, "llama");
+  manual_seed(5);
+  const auto gpt2_whole = tiny_gpt2();
+  manual_seed(5);
+  const auto gpt2_split = tiny_gpt2();
+  check(*gpt2_whole, *gpt2_split, "gpt2");
+  comm_.barrier();
+  if (comm_.rank() == 0) std::filesystem::remove_all(base);
+}
+
 TEST(TensorParallelMpirun, TwoRanksMatchOneProcess) {
   if (dist::launched_by_mpi()) GTEST_SKIP() << "already under mpirun";
   if (!dist::testing::have_mpirun()) {
@@ -248,7 +292,7 @@ TEST(TensorParallelMpirun, TwoRanksMatchOneProcess) {
       120);
   EXPECT_EQ(r.status, 0) << r.out;
   const bool stories = !testing::shared_data_file("stories260K.bin").empty();
-  EXPECT_THAT(r.out, HasSubstr(stories ? "[  PASSED  ] 3 tests." : "[  PASSED  ] 2 tests."))
+  EXPECT_THAT(r.out, HasSubstr(stories ? "[  PASSED  ] 4 tests." : "[  PASSED  ] 3 tests."))
       << r.out;
   if (stories) {
     EXPECT_THAT(r.out, Not(HasSubstr("SKIPPED")));

@@ -14,6 +14,8 @@
 namespace nabla::generation {
 
 /// Loads a causal LM from path by its format, in eval mode:
+///  - a folder with model-tp.index.json: a tensor-parallel checkpoint of any shard count
+///    (models::load_sharded), merged into the whole model;
 ///  - a folder with params.json: Meta's consolidated.NN.pth (models::Llama);
 ///  - a folder with config.json: Hugging Face safetensors, models::Gpt2 when its model_type is
 ///    "gpt2", else models::Llama (also a .safetensors file or a safetensors index file);

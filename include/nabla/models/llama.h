@@ -60,6 +60,9 @@ struct LlamaConfig {
   static LlamaConfig from_hf_config(const io::JsonConfig& config);
   /// From a llama2.c header (norm_eps 1e-5, theta 10000 as run.c uses).
   static LlamaConfig from_llama2c(const io::Llama2cConfig& config);
+  /// A Hugging Face LlamaForCausalLM config.json that from_hf_config reads back (a Meta
+  /// multiple_of / ffn_dim_multiplier rule is written as its intermediate_size).
+  std::string to_hf_json() const;
 };
 
 /// One pre-norm block: h = x + attention(attention_norm(x)); out = h + ffn(ffn_norm(h)).
@@ -127,6 +130,10 @@ class Llama : public CausalLM {
   /// parameters; a missing, unexpected or mis-shaped tensor throws IoError naming it and the
   /// file.
   void load_weights(const io::Weights& w);
+  /// The parameters under Hugging Face's names and layouts (q_proj/k_proj rows permuted as
+  /// convert_llama_weights_to_hf.py does), adapters left out, no lm_head when tied. Views of
+  /// the parameters, except the permuted q/k copies.
+  std::vector<std::pair<std::string, Tensor>> hf_state_dict() const;
 
   /// Builds from a llama2.c checkpoint (v0/v1/v2). max_seq_len 0 keeps the header's seq_len.
   static std::shared_ptr<Llama> from_llama2c(const std::string& path, int64_t max_seq_len = 0);
