@@ -3,63 +3,22 @@
 // resumed by 1; ranks that build different adapters fail together. Skips when mpirun or the
 // shared data is missing.
 #include <filesystem>
-#include <fstream>
 #include <string>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "tests/cli/dist_train_util.h"
-#include "tests/testing/fixture.h"
 
 namespace nabla {
 namespace {
 
 using ::testing::HasSubstr;
 using ::testing::Not;
+using dist::testing::DistFinetune;
 using dist::testing::expect_same_curve;
 using dist::testing::expect_same_weights;
 using dist::testing::read_metrics;
-
-class DistFinetune : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (!std::filesystem::exists(nabla_)) GTEST_SKIP() << "the nabla binary is not built";
-    if (!dist::testing::have_mpirun()) {
-      GTEST_SKIP() << "mpirun is not installed (tools/setup.sh installs openmpi-bin)";
-    }
-    NABLA_REQUIRE_SHARED_DATA(model, "stories260K.bin");
-    NABLA_REQUIRE_SHARED_DATA(tok, "tok512.bin");
-    NABLA_REQUIRE_SHARED_DATA(text, "tinyshakespeare.txt");
-    model_ = model;
-    std::ifstream in(text, std::ios::binary);
-    std::string head(20000, '\0');
-    in.read(head.data(), static_cast<std::streamsize>(head.size()));
-    std::ofstream(dir_.file("text.txt"), std::ios::binary) << head;
-    ASSERT_EQ(run_one("prepare --input " + dir_.file("text.txt") + " --out " + dir_.file("data") +
-                      " --tokenizer " + tok),
-              0);
-  }
-  // The same run except for --batch-size (per rank), --max-steps and the output folder; the
-  // schedule ends at step 8 whatever --max-steps, so a run cut short and resumed matches.
-  std::string args(const std::string& out, int64_t batch, int64_t steps) const {
-    return "finetune --base " + model_ + " --data " + dir_.file("data") + " --out " +
-           dir_.file(out) + " --lora-targets wq,wv --lora-r 4 --block-size 16 --batch-size " +
-           std::to_string(batch) + " --max-steps " + std::to_string(steps) +
-           " --lr-decay-steps 8 --warmup-steps 2 --lr 1e-3 --eval-every 4 --eval-iters 2"
-           " --threads 1 --metrics " + dir_.file(out + ".jsonl");
-  }
-  int run_one(const std::string& a) const {
-    return std::system(
-        (nabla_ + " " + a + " > " + dir_.file("one.log") + " 2>&1 < /dev/null").c_str());
-  }
-  dist::testing::MpiRun run_two(const std::string& a) const {
-    return dist::testing::mpirun(2, nabla_ + " " + a, 60);
-  }
-  std::string nabla_ = std::string(NABLA_BINARY_DIR) + "/nabla";
-  std::string model_;
-  tokenizers::testing::TempDir dir_{"dist_finetune"};
-};
 
 TEST_F(DistFinetune, TwoRanksEqualOneProcessAndResumeOnOne) {
   ASSERT_EQ(run_one(args("one", 4, 8)), 0);
