@@ -43,13 +43,16 @@ GradReducer::GradReducer(Communicator& comm, std::vector<Tensor> params, int64_t
                 p.shape(), " is in the list twice");
   }
   // Reverse order (DDP): the backward pass makes the last parameters' gradients first, so
-  // the first buckets fill, and start, while it is still running.
+  // the first buckets fill, and start, while it is still running; the first is small so
+  // that it starts early.
   bucket_of_.resize(params_.size());
   int64_t used = 0;
   for (size_t i = params_.size(); i-- > 0;) {
     const Tensor& p = params_[i];
     const auto bytes = static_cast<int64_t>(p.nbytes());
-    const bool fits = !buckets_.empty() && used + bytes <= bucket_bytes &&
+    const int64_t cap = buckets_.size() == 1 ? std::min(bucket_bytes, kFirstBucketBytes)
+                                              : bucket_bytes;
+    const bool fits = !buckets_.empty() && used + bytes <= cap &&
                       params_[buckets_.back().params.front()].dtype() == p.dtype();
     if (!fits) {
       buckets_.emplace_back();

@@ -117,6 +117,14 @@ TEST(GradReducer, BucketsByBytesAndDtype) {
   EXPECT_EQ(r.bucket_params(4), (std::vector<size_t>{0}));
   EXPECT_THAT([&] { (void)r.bucket_params(5); },
               ThrowsMessage<Error>(HasSubstr("bucket 5 is out of range for 5 buckets")));
+  // The first bucket holds at most kFirstBucketBytes (1 MiB), the next ones 2 MiB here:
+  // 0.5 + 0.5 MiB, then 0.5 + 1 MiB.
+  const std::vector<Tensor> big = {zeros({1 << 18}), zeros({1 << 17}), zeros({1 << 17}),
+                                   zeros({1 << 17})};
+  const GradReducer first(w, big, int64_t{2} << 20);
+  ASSERT_EQ(first.num_buckets(), 2);
+  EXPECT_EQ(first.bucket_params(0), (std::vector<size_t>{3, 2}));
+  EXPECT_EQ(first.bucket_params(1), (std::vector<size_t>{1, 0}));
   EXPECT_THAT([&] { GradReducer(w, {params[0], params[1], params[0]}); },
               ThrowsMessage<Error>(HasSubstr("parameter 2 of shape [10] is in the list twice")));
 }

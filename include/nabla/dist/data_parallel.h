@@ -14,6 +14,9 @@ namespace nabla::dist {
 /// PyTorch DDP's bucket_cap_mb default: large enough that per-call latency is amortised,
 /// small enough to overlap with the backward pass once buckets are reduced as they fill.
 constexpr int64_t kDefaultBucketBytes = int64_t{25} << 20;
+/// DDP's first-bucket cap (_DEFAULT_FIRST_BUCKET_BYTES): the first bucket (the last
+/// parameters) is small, so that communication starts early in the backward pass.
+constexpr int64_t kFirstBucketBytes = int64_t{1} << 20;
 
 /// Copies src's values of tensors into every other rank's, one broadcast per tensor (used
 /// once, at the start of training: parameters and buffers).
@@ -22,7 +25,8 @@ void broadcast_tensors(Communicator& comm, const std::vector<Tensor>& tensors, i
 /// Averages the .grad() of a fixed list of parameters across ranks (PyTorch DDP's Reducer).
 /// Parameters are packed in reverse order, as the backward pass produces their gradients,
 /// into flat buckets of at most bucket_bytes (a larger parameter gets a bucket of its own; a
-/// bucket holds one dtype): per bucket one copy in, one all-reduce, one copy out.
+/// bucket holds one dtype; the first at most min(bucket_bytes, kFirstBucketBytes)): per
+/// bucket one copy in, one all-reduce, one copy out.
 ///
 /// Overlap: after prepare_for_backward(), a post-accumulate-grad hook on each parameter marks
 /// it ready, and a bucket whose parameters are all ready starts a non-blocking all-reduce
