@@ -1,6 +1,7 @@
 // backward(): counts how many consumers each node has, then runs nodes once all their
 // consumers have delivered gradient, latest-created first (a deterministic order), and
-// accumulates into leaves' .grad.
+// accumulates into leaves' .grad, calling a leaf's post-accumulate-grad hooks once its last
+// contribution is in.
 #include <queue>
 #include <unordered_map>
 
@@ -28,21 +29,35 @@ void accumulate_leaf(TensorImpl& leaf, const Tensor& g) {
   }
 }
 
-std::unordered_map<Node*, int> count_consumers(Node* root) {
-  std::unordered_map<Node*, int> deps;
+// How many graph edges feed each node, and each hooked leaf (its hooks run after the last).
+struct Consumers {
+  std::unordered_map<Node*, int> nodes;
+  std::unordered_map<TensorImpl*, int> hooked_leaves;
+};
+
+Consumers count_consumers(Node* root) {
+  Consumers c;
   std::vector<Node*> stack{root};
-  deps[root] = 0;
+  c.nodes[root] = 0;
   while (!stack.empty()) {
     Node* n = stack.back();
     stack.pop_back();
     for (const Edge& e : n->next) {
+      if (e.leaf && !e.leaf->grad_hooks.empty()) ++c.hooked_leaves[e.leaf.get()];
       if (!e.node) continue;
-      auto [it, inserted] = deps.try_emplace(e.node.get(), 0);
+      auto [it, inserted] = c.nodes.try_emplace(e.node.get(), 0);
       ++it->second;
       if (inserted) stack.push_back(e.node.get());
     }
   }
-  return deps;
+  return c;
+}
+
+void run_grad_hooks(const std::shared_ptr<TensorImpl>& leaf) {
+  if (leaf->grad_hooks.empty()) return;
+  const Tensor t(leaf);
+  const auto hooks = leaf->grad_hooks;  // a hook may remove itself
+  for (const auto& [id, hook] : hooks) hook(t);
 }
 
 struct LaterFirst {
@@ -71,10 +86,12 @@ void run_backward(const Tensor& root, const Tensor& gradient, bool retain_graph)
   NoGradGuard no_grad;
   if (root.is_leaf()) {
     accumulate_leaf(root.impl(), g);
+    run_grad_hooks(root.impl_ptr());
     return;
   }
   Node* start = root.grad_fn().get();
-  auto deps = count_consumers(start);
+  Consumers consumers = count_consumers(start);
+  auto& deps = consumers.nodes;
   std::unordered_map<Node*, Tensor> pending;
   pending[start] = g;
   std::priority_queue<Node*, std::vector<Node*>, LaterFirst> ready;
@@ -100,6 +117,10 @@ void run_backward(const Tensor& root, const Tensor& gradient, bool retain_graph)
       const Edge& e = node->next[i];
       Tensor gi = e.needed() ? grads.take(i) : Tensor();
       if (e.leaf && gi.defined()) accumulate_leaf(*e.leaf, gi);
+      if (e.leaf && !e.leaf->grad_hooks.empty()) {
+        // Every edge into the leaf counts, with or without a gradient, so hooks run once.
+        if (--consumers.hooked_leaves[e.leaf.get()] == 0) run_grad_hooks(e.leaf);
+      }
       if (!e.node) continue;
       if (gi.defined()) {
         auto [it, inserted] = pending.try_emplace(e.node.get(), gi);

@@ -1,4 +1,7 @@
 // The autograd methods of Tensor.
+#include <algorithm>
+#include <atomic>
+
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/autograd/node.h"
 
@@ -33,6 +36,28 @@ void Tensor::retain_grad() const {
   if (is_leaf()) return;  // leaves keep their grad anyway
   impl().retains_grad = true;
   grad_fn()->retained = impl_ptr();
+}
+
+uint64_t Tensor::register_post_accumulate_grad_hook(PostAccumulateGradHook hook) const {
+  static std::atomic<uint64_t> next_id{1};
+  NABLA_CHECK(is_leaf() && requires_grad(),
+              "register_post_accumulate_grad_hook: only leaf tensors that require grad have "
+              "their gradient accumulated, got a ", is_leaf() ? "leaf" : "non-leaf",
+              " tensor of shape ", shape(), " with requires_grad=",
+              requires_grad() ? "True" : "False");
+  NABLA_CHECK(hook != nullptr, "register_post_accumulate_grad_hook: the hook is empty");
+  const uint64_t id = next_id++;
+  impl().grad_hooks.emplace_back(id, std::move(hook));
+  return id;
+}
+
+void Tensor::remove_post_accumulate_grad_hook(uint64_t id) const {
+  auto& hooks = impl().grad_hooks;
+  const auto it =
+      std::find_if(hooks.begin(), hooks.end(), [&](const auto& h) { return h.first == id; });
+  NABLA_CHECK(it != hooks.end(), "remove_post_accumulate_grad_hook: no hook with id ", id,
+              " on this tensor of shape ", shape());
+  hooks.erase(it);
 }
 
 void Tensor::backward(const Tensor& gradient, bool retain_graph) const {

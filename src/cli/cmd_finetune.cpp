@@ -2,7 +2,8 @@
 // (`nabla prepare`): adapters on --lora-targets, the base frozen, train::Trainer's loop, and
 // the adapter written to --out in PEFT's format (adapter_config.json + adapter_model.safetensors).
 // Checkpoints (OUT/checkpoint) hold the adapter, its optimizer state and the loop's position,
-// never the frozen base, so they are a few KB and `--resume` continues bitwise exactly.
+// never the frozen base, so they are a few KB and `--resume` continues bitwise exactly. Under
+// `mpirun -np N` it trains data parallel as `nabla train` does (train_ranks.h).
 #include <filesystem>
 #include <iostream>
 #include <string>
@@ -10,7 +11,6 @@
 #include "commands.h"
 #include "flags.h"
 #include "nabla/core/rng.h"
-#include "nabla/core/threads.h"
 #include "nabla/data/loader.h"
 #include "nabla/data/prepare.h"
 #include "nabla/data/shard.h"
@@ -19,6 +19,7 @@
 #include "nabla/lora/lora.h"
 #include "nabla/train/trainer.h"
 #include "train_flags.h"
+#include "train_ranks.h"
 
 namespace nabla::cli {
 
@@ -36,12 +37,16 @@ constexpr const char* kUsage =
     "  eval:     --eval-every N (100) --eval-iters N (10)\n"
     "  run:      --checkpoint-every N (0 = end only) --resume DIR --seed N (1337) --threads N\n"
     "            --metrics FILE (JSONL) --log-every N (1) --peak-tflops X (0.33, for MFU)\n"
+    "            --dtype f32|bf16 (f32; bf16: linear layers multiply in bf16)\n"
     "  MODEL: any checkpoint nabla loads (llama2.c .bin, llm.c .bin, a Hugging Face folder).\n"
     "  NAMES: the model's own module names, e.g. wq,wv (llama2.c), q_proj,v_proj (Hugging\n"
     "  Face Llama), c_attn (GPT-2), all-linear, or a regex over the dotted module name.\n"
     "  DIR (--data) holds train.bin / val.bin from `nabla prepare` with the model's tokenizer.\n"
     "  Checkpoints (adapter + optimizer state) go to OUT/checkpoint; --resume OUT continues\n"
-    "  from there with the same flags. Ctrl-C finishes the step, saves and exits.\n";
+    "  from there with the same flags. Ctrl-C finishes the step, saves and exits.\n"
+    "  Data parallel: mpirun -np N nabla finetune ... trains on N x --batch-size rows per step\n"
+    "  (the same steps as one process with N times the batch); rank 0 logs and writes;\n"
+    "  --overlap-grad-reduce 0|1 (1) as in nabla train.\n";
 
 struct FinetuneArgs {
   std::string base, data, out, resume;
@@ -60,7 +65,6 @@ FinetuneArgs parse(const Args& args) {
   f.train.weight_decay = 0.0;
   f.train.eval_every = 100;
   f.train.eval_iters = 10;
-  f.train.log = &std::cout;
   const std::string cmd = "finetune";
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -116,8 +120,10 @@ FinetuneArgs parse(const Args& args) {
 }
 
 /// Throws unless the adapter checkpoint in dir was made with this run's --lora-* flags (a
-/// resumed run with other ones would not continue the same training).
-void check_same_lora(nn::Module& model, const std::string& dir, const lora::LoraConfig& want) {
+/// resumed run with other ones would not continue the same training); warns (when warn) if
+/// it was trained on another base.
+void check_same_lora(
+    nn::Module& model, const std::string& dir, const lora::LoraConfig& want, bool warn) {
   const lora::LoraConfig got = lora::load_adapter_config(dir);
   const std::string file = (fs::path(dir) / lora::kAdapterConfigName).string();
   const auto targets = lora::find_targets(model, got.target_modules);
@@ -132,7 +138,7 @@ void check_same_lora(nn::Module& model, const std::string& dir, const lora::Lora
       " --lora-alpha ", want.alpha, " --lora-dropout ", want.dropout, " --lora-targets '",
       want.target_modules.str(), "' (", adapted.size(),
       " modules)\n---> HINT: resume with the flags of the run that wrote the checkpoint");
-  if (!got.base_model_name_or_path.empty() &&
+  if (warn && !got.base_model_name_or_path.empty() &&
       got.base_model_name_or_path != want.base_model_name_or_path) {
     std::cerr << "warning: finetune: the checkpoint was trained on " << got.base_model_name_or_path
               << ", this run's --base is " << want.base_model_name_or_path << "\n";
@@ -143,8 +149,8 @@ void check_same_lora(nn::Module& model, const std::string& dir, const lora::Lora
 
 int cmd_finetune(const Args& args) {
   FinetuneArgs f = parse(args);
-  if (f.threads > 0)
-    set_num_threads(static_cast<int>(f.threads));
+  dist::Communicator& comm = start_ranks(f.threads);
+  const bool main_rank = comm.rank() == 0;
   manual_seed(f.seed);
   auto model = generation::load_causal_lm(f.base);
   const data::DatasetInfo info = data::read_dataset_info(f.data);
@@ -154,38 +160,44 @@ int cmd_finetune(const Args& args) {
       "); prepare the data with the model's tokenizer");
   f.lora.base_model_name_or_path = f.base;
   lora::apply_lora(*model, f.lora);
-  lora::print_trainable_parameters(*model, std::cout);
-  data::TokenLoader train_data(
-      data::Shard::open(f.data + "/train.bin"), f.batch_size, f.block_size, data::Sampling::Random,
-      f.seed);
-  data::TokenLoader val_data(
-      data::Shard::open(f.data + "/val.bin"), f.batch_size, f.block_size,
-      data::Sampling::Sequential, f.seed);
+  if (main_rank)
+    lora::print_trainable_parameters(*model, std::cout);
+  data::TokenLoader train_data = open_rank_loader(
+      f.data, "train", f.batch_size, f.block_size, data::Sampling::Random, f.seed, comm);
+  data::TokenLoader val_data = open_rank_loader(
+      f.data, "val", f.batch_size, f.block_size, data::Sampling::Sequential, f.seed, comm);
   f.train.out_dir = f.out;
+  train_on_ranks(f.train, comm, std::cout);
   f.train.save_model = [&](const std::string& dir) { lora::save_adapter(*model, dir, f.lora); };
   f.train.load_model = [&](const std::string& dir) {
-    check_same_lora(*model, dir, f.lora);
+    check_same_lora(*model, dir, f.lora, main_rank);
     lora::load_adapter(*model, dir, /*is_trainable=*/true);
   };
-  bool warned = false;
+  bool warned = !main_rank;
   f.train.on_step = [&](const train::StepStats& /*s*/) {
     if (!warned)
       lora::warn_if_untrained(*model, std::cerr);  // after the first step B must have moved
     warned = true;
   };
+  // Every rank starts from rank 0's adapter (the frozen base is each rank's own load of --base).
   train::Trainer trainer(*model, train_data, &val_data, f.train);
   if (!f.resume.empty()) {
     trainer.resume(f.resume);
-    std::cout << "resumed from " << f.resume << " at step " << trainer.step() << "\n";
+    if (main_rank)
+      std::cout << "resumed from " << f.resume << " at step " << trainer.step() << "\n";
   }
-  std::cout << "val loss at step " << trainer.step() << ": " << trainer.evaluate() << "\n";
+  const double val_before = trainer.evaluate();  // a collective: every rank evaluates
+  if (main_rank)
+    std::cout << "val loss at step " << trainer.step() << ": " << val_before << "\n";
   train::install_stop_handler();
   const train::FitResult r = trainer.fit();
+  const double val_after = r.val_loss ? *r.val_loss : trainer.evaluate();
+  if (!main_rank)
+    return 0;
   lora::save_adapter(*model, f.out, f.lora);
   std::cout << (r.interrupted ? "interrupted" : "done") << " at step " << r.step << ": val loss "
-            << (r.val_loss ? *r.val_loss : trainer.evaluate()) << "\nadapter written to " << f.out
-            << "/" << lora::kAdapterConfigName << " and " << lora::kAdapterWeightsName
-            << "; checkpoint in " << r.checkpoint << "\n";
+            << val_after << "\nadapter written to " << f.out << "/" << lora::kAdapterConfigName
+            << " and " << lora::kAdapterWeightsName << "; checkpoint in " << r.checkpoint << "\n";
   return 0;
 }
 

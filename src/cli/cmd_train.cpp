@@ -14,9 +14,9 @@
 #include "commands.h"
 #include "flags.h"
 #include "train_flags.h"
+#include "train_ranks.h"
 #include "nabla/core/error.h"
 #include "nabla/core/rng.h"
-#include "nabla/core/threads.h"
 #include "nabla/data/loader.h"
 #include "nabla/data/prepare.h"
 #include "nabla/dist/communicator.h"
@@ -48,7 +48,8 @@ constexpr const char* kUsage =
     "  Ctrl-C finishes the current step, saves a checkpoint and exits.\n"
     "  Data parallel: mpirun -np N nabla train ... trains on N x --batch-size rows per step\n"
     "  (the same steps as one process with N times the batch); rank 0 logs and writes; without\n"
-    "  --threads or OMP_NUM_THREADS the ranks of a machine share its cores.\n";
+    "  --threads or OMP_NUM_THREADS the ranks of a machine share its cores.\n"
+    "  --overlap-grad-reduce 0|1 (1): average gradients during the backward pass, or after it.\n";
 
 struct Options {
   std::string data, out, model, resume, metrics;
@@ -171,10 +172,8 @@ int cmd_train(const Args& args) {
     std::cout << kUsage;
     return 0;
   }
-  if (o.threads > 0) set_num_threads(static_cast<int>(o.threads));
-  dist::Communicator& comm = dist::Communicator::world();
+  dist::Communicator& comm = start_ranks(o.threads);
   const bool main_rank = comm.rank() == 0;
-  if (o.threads == 0) dist::share_cores(comm);
   const data::DatasetInfo info = data::read_dataset_info(o.data);
   const models::Gpt2Config config = make_config(o, info.vocab_size);
   const int64_t T = o.block_size > 0 ? o.block_size : config.n_positions;
@@ -182,19 +181,16 @@ int cmd_train(const Args& args) {
               "n_positions ", config.n_positions);
   manual_seed(o.seed);
   auto model = std::make_shared<models::Gpt2>(config);
-  data::TokenLoader train_data(data::Shard::open((fs::path(o.data) / "train.bin").string()),
-                               o.batch_size, T, data::Sampling::Random, o.seed);
-  train_data.distribute(comm.rank(), comm.world_size());
+  data::TokenLoader train_data =
+      open_rank_loader(o.data, "train", o.batch_size, T, data::Sampling::Random, o.seed, comm);
   std::optional<data::TokenLoader> val_data;
   if (info.val_tokens > T) {
-    val_data.emplace(data::Shard::open((fs::path(o.data) / "val.bin").string()), o.batch_size, T,
-                     data::Sampling::Sequential);
-    val_data->distribute(comm.rank(), comm.world_size());
+    val_data.emplace(
+        open_rank_loader(o.data, "val", o.batch_size, T, data::Sampling::Sequential, 0, comm));
   }
   const auto tok = data::load_dataset_tokenizer(info);
   o.t.out_dir = o.out;
-  o.t.log = main_rank ? &std::cout : nullptr;
-  o.t.comm = &comm;
+  train_on_ranks(o.t, comm, std::cout);
   if (o.t.sample_every > 0) {
     o.t.sample = [&, n = o.sample_tokens, seed = o.seed](models::CausalLM& m) {
       return sample_text(m, *tok, n, seed);

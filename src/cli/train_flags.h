@@ -39,6 +39,11 @@ inline bool parse_train_flag(
   else if (a == "--checkpoint-every" || a == "--save-every") t.checkpoint_every = i();
   else if (a == "--log-every") t.log_every = i();
   else if (a == "--peak-tflops") t.peak_flops = d() * 1e12;
+  else if (a == "--overlap-grad-reduce") {
+    const int64_t on = i();
+    NABLA_CHECK(on == 0 || on == 1, cmd, ": --overlap-grad-reduce expects 0 or 1, got ", v);
+    t.overlap_grad_reduce = on == 1;
+  }
   else if (a == "--dtype") t.autocast = training_dtype(cmd, v);
   else return false;
   return true;

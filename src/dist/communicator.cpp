@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <thread>
+#include <vector>
 
 #include "nabla/core/error.h"
 #include "nabla/core/threads.h"
@@ -143,6 +144,86 @@ void Communicator::all_reduce(const Tensor& tensor, ReduceOp op) {
   }
   if (op == ReduceOp::Avg) sum_to_mean(tensor, world_size_);
   tensor.storage()->bump_version();
+}
+
+struct Work::Requests {
+  std::vector<MPI_Request> requests;
+  Tensor tensor;  // kept alive until the requests complete
+  ReduceOp op = ReduceOp::Sum;
+  int world_size = 1, rank = 0;
+  bool done = false;
+
+  Requests() = default;
+  Requests(const Requests&) = delete;
+  Requests& operator=(const Requests&) = delete;
+  // MPI may still write into tensor: it is freed only after the requests end. Errors cannot
+  // be reported from here; a failed job is ended by the launcher or by main's MPI_Abort.
+  ~Requests() {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!done && finalized == 0) {
+      MPI_Waitall(static_cast<int>(requests.size()), requests.data(), MPI_STATUSES_IGNORE);
+    }
+  }
+};
+
+Work::Work() = default;
+Work::Work(Work&&) noexcept = default;
+Work& Work::operator=(Work&&) noexcept = default;
+Work::~Work() = default;
+
+bool Work::is_completed() {
+  if (req_ == nullptr || req_->done) return true;
+  int flag = 0;
+  const int code = MPI_Testall(static_cast<int>(req_->requests.size()), req_->requests.data(),
+                               &flag, MPI_STATUSES_IGNORE);
+  if (code != MPI_SUCCESS) req_->done = true;  // the requests are no longer active
+  detail::check_mpi(code, "MPI_Testall (all_reduce_async)", req_->rank);
+  if (flag != 0) finish();
+  return flag != 0;
+}
+
+void Work::wait() {
+  if (req_ == nullptr || req_->done) return;
+  const int code = MPI_Waitall(static_cast<int>(req_->requests.size()), req_->requests.data(),
+                               MPI_STATUSES_IGNORE);
+  if (code != MPI_SUCCESS) req_->done = true;
+  detail::check_mpi(code, "MPI_Waitall (all_reduce_async)", req_->rank);
+  finish();
+}
+
+void Work::finish() {
+  req_->done = true;
+  if (req_->op == ReduceOp::Avg) sum_to_mean(req_->tensor, req_->world_size);
+  req_->tensor.storage()->bump_version();
+}
+
+Work Communicator::all_reduce_async(const Tensor& tensor, ReduceOp op) {
+  check_contiguous("all_reduce_async", tensor);
+  const DType dt = tensor.dtype();
+  NABLA_CHECK_DTYPE(dt == DType::F32 || dt == DType::F64,
+                    "all_reduce_async: expected a f32 or f64 tensor, got ", dt);
+  Work work;
+  if (!is_distributed()) return work;
+  work.req_ = std::make_unique<Work::Requests>();
+  Work::Requests& r = *work.req_;
+  r.tensor = tensor;
+  r.op = op;
+  r.world_size = world_size_;
+  r.rank = rank_;
+  const MPI_Datatype type = dt == DType::F32 ? MPI_FLOAT : MPI_DOUBLE;
+  char* p = static_cast<char*>(tensor.raw_data());
+  const int64_t n = tensor.numel(), es = static_cast<int64_t>(tensor.element_size());
+  for (int64_t i = 0; i < n; i += kMaxCount) {
+    const int count = static_cast<int>(std::min(kMaxCount, n - i));
+    MPI_Request req = MPI_REQUEST_NULL;
+    const int code =
+        MPI_Iallreduce(MPI_IN_PLACE, p + i * es, count, type, MPI_SUM, mpi_->comm, &req);
+    // On failure the chunks already started are waited for when work is destroyed.
+    detail::check_mpi(code, "MPI_Iallreduce", rank_);
+    r.requests.push_back(req);
+  }
+  return work;
 }
 
 void Communicator::broadcast(const Tensor& tensor, int src) {

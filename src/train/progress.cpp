@@ -56,7 +56,10 @@ void Trainer::write_metrics(const StepStats& s, std::optional<double> val_loss) 
                       {"mfu", 6.0 * static_cast<double>(num_params_) * tok_s / opt_.peak_flops},
                       {"step_s", s.seconds}};
   if (val_loss) j["val_loss"] = *val_loss;
-  if (distributed()) j["allreduce_s"] = s.allreduce_seconds;
+  if (distributed()) {
+    j["allreduce_s"] = s.allreduce_seconds;
+    j["allreduce_wait_s"] = s.allreduce_wait_seconds;
+  }
   std::ofstream out(opt_.metrics_path, std::ios::app);
   out << j.dump() << "\n";
   NABLA_CHECK_IO(out.good(), "train: cannot append to the metrics file ", opt_.metrics_path);

@@ -114,7 +114,12 @@ void Trainer::start_data_parallel() {
   std::vector<Tensor> state;
   for (const auto& [name, t] : model_.state_dict()) state.push_back(t);
   check_same_model(*opt_.comm, state);
-  dist::broadcast_tensors(*opt_.comm, state, 0);
+  // Rank 0's trainable parameters and buffers. Frozen parameters (a LoRA model's base) never
+  // change and every rank loaded them from the same file: sending them would copy the whole
+  // base model at every start.
+  std::vector<Tensor> sent = params_;
+  for (const auto& [name, b] : model_.named_buffers()) sent.push_back(b);
+  dist::broadcast_tensors(*opt_.comm, sent, 0);
   reducer_ = std::make_unique<dist::GradReducer>(*opt_.comm, params_, opt_.bucket_bytes);
   seed_rank_generator();
 }
@@ -164,8 +169,22 @@ StepStats Trainer::train_step() {
   model_.train();
   optimizer_->zero_grad(true);
   double loss_sum = 0;
-  for (int64_t m = 0; m < opt_.grad_accum; ++m) loss_sum += loss_of(train_.next());
+  // The reducer's clocks before this step's hooks run.
+  const double ar_before = reducer_ != nullptr ? reducer_->seconds() : 0.0;
+  const double wait_before = reducer_ != nullptr ? reducer_->wait_seconds() : 0.0;
+  for (int64_t m = 0; m < opt_.grad_accum; ++m) {
+    // Gradients are averaged once, after the last micro-batch (DDP's no_sync before it).
+    if (reducer_ != nullptr && opt_.overlap_grad_reduce && m == opt_.grad_accum - 1) {
+      reducer_->prepare_for_backward();
+    }
+    loss_sum += loss_of(train_.next());
+  }
   StepStats s;
+  if (reducer_ != nullptr) {
+    reducer_->all_reduce_grads();
+    s.allreduce_seconds = reducer_->seconds() - ar_before;
+    s.allreduce_wait_seconds = reducer_->wait_seconds() - wait_before;
+  }
   // The global batch's mean: ranks hold equal slices, so the mean of their means.
   s.loss = global_mean(loss_sum / static_cast<double>(opt_.grad_accum), stop_requested());
   const std::string last_good = last_checkpoint_.empty()
@@ -174,11 +193,6 @@ StepStats Trainer::train_step() {
   NABLA_CHECK(std::isfinite(s.loss), "train: step ", step_ + 1, ": the loss is ", s.loss,
               "; the step was skipped and training stopped (", last_good,
               ")\n---> HINT: lower --lr, raise --warmup-steps or set --grad-clip");
-  if (reducer_ != nullptr) {
-    const double before = reducer_->seconds();
-    reducer_->all_reduce_grads();
-    s.allreduce_seconds = reducer_->seconds() - before;
-  }
   // An infinite max_norm measures the norm without clipping.
   s.grad_norm = optim::clip_grad_norm_(
       params_, opt_.grad_clip > 0 ? opt_.grad_clip : std::numeric_limits<double>::infinity());

@@ -1,6 +1,10 @@
-// The backward engine on hand-recorded ops (no ops layer): accumulation, ordering, errors.
+// The backward engine on hand-recorded ops (no ops layer): accumulation, ordering, errors,
+// post-accumulate-grad hooks.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
 
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/autograd/node.h"
@@ -84,6 +88,49 @@ TEST(Engine, FrozenInputGetsNoGradient) {
   times(w, frozen).backward();
   EXPECT_FALSE(frozen.grad().defined());
   EXPECT_DOUBLE_EQ(w.grad().item(), 4.0);
+}
+
+// A leaf reached through several edges: its hook runs once, after the last contribution, with
+// .grad() already holding the whole pass's gradient (what DDP needs to start a bucket).
+TEST(Engine, GradHookRunsOnceWhenTheGradientIsFinal) {
+  Tensor x = scalar(3.0, true);
+  Tensor unused = scalar(1.0, true);
+  std::vector<double> seen;
+  x.register_post_accumulate_grad_hook(
+      [&](const Tensor& t) { seen.push_back(t.grad().item()); });
+  unused.register_post_accumulate_grad_hook([&](const Tensor& /*t*/) { seen.push_back(-1); });
+  times(times(x, x), x).backward();  // x^3
+  EXPECT_EQ(seen, (std::vector<double>{27.0}));  // the unreached leaf's hook never ran
+  times(x, scalar(2.0)).backward();  // accumulates: 27 + 2
+  EXPECT_EQ(seen, (std::vector<double>{27.0, 29.0}));
+  x.backward(scalar(1.0));  // the root itself is the leaf
+  EXPECT_EQ(seen, (std::vector<double>{27.0, 29.0, 30.0}));
+}
+
+TEST(Engine, GradHooksRunInOrderAndCanBeRemoved) {
+  Tensor x = scalar(2.0, true);
+  std::string order;
+  const uint64_t a = x.register_post_accumulate_grad_hook([&](const Tensor&) { order += "a"; });
+  x.register_post_accumulate_grad_hook([&](const Tensor&) { order += "b"; });
+  times(x, scalar(5.0)).backward();
+  x.remove_post_accumulate_grad_hook(a);
+  times(x, scalar(5.0)).backward();
+  EXPECT_EQ(order, "abb");
+  EXPECT_THAT([&] { x.remove_post_accumulate_grad_hook(a); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("no hook with id")));
+}
+
+TEST(Engine, GradHooksOnlyOnLeavesThatRequireGrad) {
+  Tensor x = scalar(2.0, true);
+  const Tensor y = times(x, x);
+  auto noop = [](const Tensor&) {};
+  EXPECT_THAT([&] { y.register_post_accumulate_grad_hook(noop); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("got a non-leaf tensor")));
+  EXPECT_THAT(
+      [&] { scalar(1.0).register_post_accumulate_grad_hook(noop); },
+      ::testing::ThrowsMessage<Error>(HasSubstr("shape [] with requires_grad=False")));
+  EXPECT_THAT([&] { x.register_post_accumulate_grad_hook(nullptr); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("the hook is empty")));
 }
 
 }  // namespace

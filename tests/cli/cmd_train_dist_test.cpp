@@ -1,6 +1,7 @@
 // `mpirun -np 2 nabla train` against one process with the doubled batch: the same loss
-// curve and the same final parameters (to 1e-5), and a checkpoint written by 2 ranks
-// resumed by 1. Skips when mpirun is not installed.
+// curve and the same final parameters (to 1e-5), a checkpoint written by 2 ranks resumed by
+// 1, all-reduce overlapped with backward or not (the same bits), and a dead rank ending the
+// job. Skips when mpirun is not installed.
 #include <fstream>
 
 #include <gmock/gmock.h>
@@ -49,6 +50,27 @@ TEST_F(DistTrain, TwoRankCheckpointResumesOnOneProcess) {
   EXPECT_THAT(log, HasSubstr("this run uses 8 (1 rank(s) x 8)"));
 }
 
+// Gradient buckets averaged during the backward pass (the default) or after it: the same
+// bits, also with accumulation (only the last micro-batch's backward averages).
+TEST_F(DistTrain, OverlappedAllReduceGivesTheSameBits) {
+  const std::string common = " --grad-accum 2 --overlap-grad-reduce ";
+  const dist::testing::MpiRun off =
+      dist::testing::mpirun(2, nabla_ + " " + args("off", 2, 6) + common + "0");
+  ASSERT_EQ(off.status, 0) << off.out;
+  const dist::testing::MpiRun on =
+      dist::testing::mpirun(2, nabla_ + " " + args("on", 2, 6) + common + "1");
+  ASSERT_EQ(on.status, 0) << on.out;
+  EXPECT_EQ(read_metrics(dir_.file("off.jsonl")).train, read_metrics(dir_.file("on.jsonl")).train);
+  EXPECT_EQ(tokenizers::testing::read_file(dir_.file("off/model.safetensors")),
+            tokenizers::testing::read_file(dir_.file("on/model.safetensors")));
+  const std::string metrics = tokenizers::testing::read_file(dir_.file("on.jsonl"));
+  const auto line = nlohmann::json::parse(metrics.substr(0, metrics.find('\n')));
+  EXPECT_LE(line.at("allreduce_wait_s").get<double>(), line.at("allreduce_s").get<double>());
+  ASSERT_NE(run_one(args("bad", 2, 1) + " --overlap-grad-reduce 2"), 0);
+  EXPECT_THAT(tokenizers::testing::read_file(dir_.file("one.log")),
+              HasSubstr("train: --overlap-grad-reduce expects 0 or 1, got 2"));
+}
+
 // Ranks that build different models fail together with one clear message, before any
 // weights move (instead of hanging or truncating a broadcast).
 TEST_F(DistTrain, RanksWithDifferentModelsAreAClearError) {
@@ -81,6 +103,12 @@ TEST_F(DistTrain, DeadRankEndsTheJobAndKeepsTheCheckpoint) {
   EXPECT_EQ(ck.at("step").get<int64_t>() % 5, 0);
   EXPECT_NO_THROW(io::load_safetensors(dir_.file("dead/checkpoint/model.safetensors")));
   EXPECT_NO_THROW(io::load_safetensors(dir_.file("dead/checkpoint/optimizer.safetensors")));
+  // ... and one process resumes it (the same global batch of 4).
+  const int64_t step = ck.at("step").get<int64_t>();
+  ASSERT_EQ(run_one(args("dead", 4, step + 1) + " --resume " + dir_.file("dead")), 0)
+      << tokenizers::testing::read_file(dir_.file("one.log"));
+  EXPECT_THAT(tokenizers::testing::read_file(dir_.file("one.log")),
+              HasSubstr("resumed from " + dir_.file("dead") + " at step " + std::to_string(step)));
 }
 
 }  // namespace

@@ -1,5 +1,5 @@
-// Shared by the data-parallel `nabla train` tests (fast and slow): a tiny character dataset,
-// the run's flags, and comparisons of loss curves (metrics JSONL) and final weights.
+// Shared by the data-parallel `nabla train` and `nabla finetune` tests (fast and slow): their
+// datasets and flags, and comparisons of loss curves (metrics JSONL) and final weights.
 #pragma once
 
 #include <cmath>
@@ -15,6 +15,7 @@
 
 #include "nabla/io/safetensors.h"
 #include "tests/dist/mpirun_util.h"
+#include "tests/testing/fixture.h"
 #include "tests/tokenizers/helpers.h"
 
 namespace nabla::dist::testing {
@@ -99,6 +100,50 @@ class DistTrain : public ::testing::Test {
   }
   std::string nabla_ = std::string(NABLA_BINARY_DIR) + "/nabla";
   tokenizers::testing::TempDir dir_{"dist_train"};
+};
+
+// LoRA fine-tuning of stories260K (wq,wv, r 4) on 20,000 bytes of tinyshakespeare prepared
+// with its tokenizer (`nabla finetune` tests, fast and slow).
+class DistFinetune : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!std::filesystem::exists(nabla_)) GTEST_SKIP() << "the nabla binary is not built";
+    if (!have_mpirun()) {
+      GTEST_SKIP() << "mpirun is not installed (tools/setup.sh installs openmpi-bin)";
+    }
+    NABLA_REQUIRE_SHARED_DATA(model, "stories260K.bin");
+    NABLA_REQUIRE_SHARED_DATA(tok, "tok512.bin");
+    NABLA_REQUIRE_SHARED_DATA(text, "tinyshakespeare.txt");
+    model_ = model;
+    std::ifstream in(text, std::ios::binary);
+    std::string head(20000, '\0');
+    in.read(head.data(), static_cast<std::streamsize>(head.size()));
+    std::ofstream(dir_.file("text.txt"), std::ios::binary) << head;
+    ASSERT_EQ(run_one("prepare --input " + dir_.file("text.txt") + " --out " + dir_.file("data") +
+                      " --tokenizer " + tok),
+              0);
+  }
+  // The same run except for --batch-size (per rank), --max-steps and the output folder; the
+  // schedule ends at decay_steps whatever --max-steps, so a run cut short and resumed matches.
+  std::string args(const std::string& out, int64_t batch, int64_t steps,
+                   int64_t decay_steps = 8) const {
+    return "finetune --base " + model_ + " --data " + dir_.file("data") + " --out " +
+           dir_.file(out) + " --lora-targets wq,wv --lora-r 4 --block-size 16 --batch-size " +
+           std::to_string(batch) + " --max-steps " + std::to_string(steps) +
+           " --lr-decay-steps " + std::to_string(decay_steps) +
+           " --warmup-steps 2 --lr 1e-3 --eval-every 4 --eval-iters 2"
+           " --threads 1 --metrics " + dir_.file(out + ".jsonl");
+  }
+  int run_one(const std::string& a) const {
+    return std::system(
+        (nabla_ + " " + a + " > " + dir_.file("one.log") + " 2>&1 < /dev/null").c_str());
+  }
+  MpiRun run_two(const std::string& a) const {
+    return mpirun(2, nabla_ + " " + a, 60);
+  }
+  std::string nabla_ = std::string(NABLA_BINARY_DIR) + "/nabla";
+  std::string model_;
+  tokenizers::testing::TempDir dir_{"dist_finetune"};
 };
 
 }  // namespace nabla::dist::testing

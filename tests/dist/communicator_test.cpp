@@ -58,6 +58,10 @@ TEST_F(WorldOfOne, CollectivesLeaveValues) {
   const Tensor r = w.reduce_scatter(arange(6, kFloat32).reshape({2, 3}).t(), ReduceOp::Avg);
   EXPECT_EQ(r.shape(), (Shape{3, 2}));
   EXPECT_EQ(r.to_vector(), (std::vector<double>{0, 3, 1, 4, 2, 5}));
+  Work work = w.all_reduce_async(a, ReduceOp::Avg);  // complete at once
+  EXPECT_TRUE(work.is_completed());
+  work.wait();
+  EXPECT_EQ(a.to_vector(), (std::vector<double>{1.5, -2.0, 3.25}));
 }
 
 TEST_F(WorldOfOne, BadArgumentsThrowAsOnManyRanks) {
@@ -75,6 +79,10 @@ TEST_F(WorldOfOne, BadArgumentsThrowAsOnManyRanks) {
               ThrowsMessage<DTypeError>(HasSubstr("reduce_scatter: expected a f32 or f64")));
   EXPECT_THAT([&] { (void)w.reduce_scatter(zeros({})); },
               ThrowsMessage<ShapeError>(HasSubstr("does not split into 1 equal blocks")));
+  EXPECT_THAT([&] { (void)w.all_reduce_async(arange(4, kInt64)); },
+              ThrowsMessage<DTypeError>(HasSubstr("all_reduce_async: expected a f32 or f64")));
+  EXPECT_THAT([&] { (void)w.all_reduce_async(m.t()); },
+              ThrowsMessage<Error>(HasSubstr("all_reduce_async: expected a contiguous tensor")));
   EXPECT_THAT([&] { w.all_reduce(Tensor()); }, ThrowsMessage<Error>(HasSubstr("undefined")));
   EXPECT_THAT([&] { (void)w.all_gather(Tensor()); },
               ThrowsMessage<Error>(HasSubstr("undefined")));
@@ -100,6 +108,25 @@ TEST(GradReducer, BucketsByBytesAndDtype) {
               ThrowsMessage<DTypeError>(HasSubstr("parameter 0 of shape [2] is torch.bfloat16")));
   EXPECT_THAT([&] { GradReducer(w, params, 0); },
               ThrowsMessage<Error>(HasSubstr("bucket_bytes must be positive")));
+  // Packed in reverse (the order backward produces them): the last parameters come first.
+  const GradReducer r(w, params, 80);
+  EXPECT_EQ(r.bucket_params(0), (std::vector<size_t>{5}));
+  EXPECT_EQ(r.bucket_params(1), (std::vector<size_t>{4}));
+  EXPECT_EQ(r.bucket_params(2), (std::vector<size_t>{3}));
+  EXPECT_EQ(r.bucket_params(3), (std::vector<size_t>{2, 1}));
+  EXPECT_EQ(r.bucket_params(4), (std::vector<size_t>{0}));
+  EXPECT_THAT([&] { (void)r.bucket_params(5); },
+              ThrowsMessage<Error>(HasSubstr("bucket 5 is out of range for 5 buckets")));
+  // The first bucket holds at most kFirstBucketBytes (1 MiB), the next ones 2 MiB here:
+  // 0.5 + 0.5 MiB, then 0.5 + 1 MiB.
+  const std::vector<Tensor> big = {zeros({1 << 18}), zeros({1 << 17}), zeros({1 << 17}),
+                                   zeros({1 << 17})};
+  const GradReducer first(w, big, int64_t{2} << 20);
+  ASSERT_EQ(first.num_buckets(), 2);
+  EXPECT_EQ(first.bucket_params(0), (std::vector<size_t>{3, 2}));
+  EXPECT_EQ(first.bucket_params(1), (std::vector<size_t>{1, 0}));
+  EXPECT_THAT([&] { GradReducer(w, {params[0], params[1], params[0]}); },
+              ThrowsMessage<Error>(HasSubstr("parameter 2 of shape [10] is in the list twice")));
 }
 
 TEST(GradReducer, WorldOfOneLeavesGradientsAlone) {
@@ -109,6 +136,8 @@ TEST(GradReducer, WorldOfOneLeavesGradientsAlone) {
   const Tensor q = ones({2}).requires_grad_();
   (p * 3.0).sum().backward();
   GradReducer r(w, {p, q});
+  r.prepare_for_backward();
+  r.prepare_for_backward();  // no hooks, nothing armed: a world of one has nothing to average
   r.all_reduce_grads();
   EXPECT_EQ(p.grad().to_vector(), (std::vector<double>{3, 3, 3, 3}));
   EXPECT_FALSE(q.grad().defined());  // no gradient is made up

@@ -8,6 +8,7 @@
 
 #include "nabla/dist/communicator.h"
 #include "nabla/dist/data_parallel.h"
+#include "nabla/core/rng.h"
 #include "nabla/ops/creation.h"
 #include "tests/dist/mpirun_util.h"
 
@@ -88,6 +89,71 @@ TEST_F(OnTwoRanks, GradReducerAveragesEveryBucket) {
   EXPECT_GE(reducer.seconds(), 0.0);
 }
 
+TEST_F(OnTwoRanks, AllReduceAsyncEqualsAllReduce) {
+  Generator gen(11 + static_cast<uint64_t>(rank));
+  const Tensor a = randn({1001}, kFloat32, &gen), b = a.clone();
+  Work work = w.all_reduce_async(a, ReduceOp::Avg);
+  w.all_reduce(b, ReduceOp::Avg);  // blocking collectives may run while one is in flight
+  while (!work.is_completed()) {
+  }
+  work.wait();  // again: a no-op
+  EXPECT_EQ(a.to_vector(), b.to_vector());  // bit for bit
+}
+
+// A two-layer network whose gradients differ by rank, plus a parameter backward never
+// reaches: the parameters (and their bucket-mates) get rank-averaged gradients.
+struct TinyNet {
+  Tensor w1, b1, w2, b2, unused;
+  explicit TinyNet(uint64_t seed) {
+    Generator gen(seed);
+    w1 = randn({8, 16}, kFloat32, &gen).requires_grad_();
+    b1 = randn({16}, kFloat32, &gen).requires_grad_();
+    w2 = randn({16, 4}, kFloat32, &gen).requires_grad_();
+    b2 = randn({4}, kFloat32, &gen).requires_grad_();
+    unused = randn({3}, kFloat32, &gen).requires_grad_();
+  }
+  std::vector<Tensor> params() const { return {w1, b1, unused, w2, b2}; }
+  void backward(int rank) const {
+    Generator gen(100 + static_cast<uint64_t>(rank));
+    const Tensor x = randn({5, 8}, kFloat32, &gen);
+    ((x.matmul(w1) + b1).tanh().matmul(w2) + b2).pow(2).mean().backward();
+  }
+};
+
+// Buckets started by the hooks during backward give the same bits as buckets all started
+// after it, with one bucket per parameter and with everything in one bucket.
+TEST_F(OnTwoRanks, OverlappedReducerEqualsBlocking) {
+  for (const int64_t bucket_bytes : {int64_t{64}, kDefaultBucketBytes}) {
+    const TinyNet blocking(3), overlapped(3);
+    GradReducer a(w, blocking.params(), bucket_bytes), b(w, overlapped.params(), bucket_bytes);
+    blocking.backward(rank);
+    a.all_reduce_grads();
+    b.prepare_for_backward();
+    overlapped.backward(rank);
+    b.all_reduce_grads();
+    for (size_t i = 0; i < blocking.params().size(); ++i) {
+      EXPECT_EQ(blocking.params()[i].grad().to_vector(), overlapped.params()[i].grad().to_vector())
+          << "parameter " << i << ", bucket_bytes " << bucket_bytes;
+    }
+    EXPECT_EQ(overlapped.unused.grad().to_vector(), std::vector<double>(3, 0.0));
+    EXPECT_GE(b.seconds(), b.wait_seconds());
+    // Hooks are ignored outside prepare_for_backward ... all_reduce_grads.
+    overlapped.backward(rank);
+  }
+}
+
+TEST_F(OnTwoRanks, ReducerMisuseIsAnError) {
+  const TinyNet net(5);
+  GradReducer r(w, net.params(), 64);
+  r.prepare_for_backward();
+  EXPECT_THAT([&] { r.prepare_for_backward(); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("called twice without all_reduce_grads")));
+  net.backward(rank);
+  EXPECT_THAT([&] { net.backward(rank); },
+              ::testing::ThrowsMessage<Error>(HasSubstr("became ready twice")));
+  r.all_reduce_grads();  // both ranks started the same buckets: they complete together
+}
+
 TEST_F(OnTwoRanks, ReduceScatterGivesEachRankItsBlock) {
   const Tensor in = arange(8, kFloat32).reshape({4, 2}) * (rank + 1.0);  // summed: 3x
   const Tensor out = w.reduce_scatter(in, ReduceOp::Sum);
@@ -118,7 +184,7 @@ TEST(DistMpirun, CollectivesOnTwoRanks) {
   const testing::MpiRun r =
       testing::mpirun(2, self + " --gtest_color=no --gtest_filter='OnTwoRanks.*'", 60);
   EXPECT_EQ(r.status, 0) << r.out;
-  EXPECT_THAT(r.out, HasSubstr("[  PASSED  ] 7 tests."));
+  EXPECT_THAT(r.out, HasSubstr("[  PASSED  ] 10 tests."));
   EXPECT_THAT(r.out, Not(HasSubstr("SKIPPED")));
 }
 

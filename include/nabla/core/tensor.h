@@ -5,10 +5,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <ostream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nabla/core/device.h"
@@ -20,9 +22,14 @@
 
 namespace nabla {
 
+class Tensor;
+
 namespace autograd {
 class Node;
 }
+
+/// A hook called with a leaf once backward() has accumulated all of its gradient.
+using PostAccumulateGradHook = std::function<void(const Tensor&)>;
 
 /// What a new tensor is made with: dtype, device, requires_grad. A DType converts to it, so
 /// zeros({2, 3}, kInt64) works, and so does zeros({2, 3}, TensorOptions().requires_grad()).
@@ -50,6 +57,7 @@ struct TensorImpl {
   bool retains_grad = false;
   std::shared_ptr<TensorImpl> grad;
   std::shared_ptr<autograd::Node> grad_fn;  // null for leaves
+  std::vector<std::pair<uint64_t, PostAccumulateGradHook>> grad_hooks;  // (id, hook), leaves
 };
 
 class Tensor {
@@ -119,6 +127,13 @@ class Tensor {
   const std::shared_ptr<autograd::Node>& grad_fn() const { return impl().grad_fn; }
   /// Keeps .grad() for a non-leaf tensor after backward().
   void retain_grad() const;
+  /// Calls hook(*this) in each backward() that reaches this leaf, once .grad() holds all of
+  /// that pass's contributions (torch.Tensor.register_post_accumulate_grad_hook), in
+  /// registration order, on the thread running backward(). Returns the id that
+  /// remove_post_accumulate_grad_hook takes. Leaves that require grad only.
+  uint64_t register_post_accumulate_grad_hook(PostAccumulateGradHook hook) const;
+  /// Removes the hook with this id (from register_post_accumulate_grad_hook); unknown ids throw.
+  void remove_post_accumulate_grad_hook(uint64_t id) const;
   /// Backpropagates from this tensor. With no gradient, the tensor must hold one element.
   void backward(const Tensor& gradient = Tensor(), bool retain_graph = false) const;
   /// A new tensor sharing storage, cut from the graph.

@@ -14,6 +14,32 @@ namespace nabla::dist {
 /// torch.distributed.ReduceOp: SUM, AVG (the sum divided by the world size).
 enum class ReduceOp { Sum, Avg };
 
+/// A collective in flight (torch.distributed's Work): the tensor it writes must stay alive and
+/// untouched until wait() returns. MPI progresses it only inside MPI calls, so a caller that
+/// computes meanwhile calls is_completed() now and then. Destroying unfinished work waits for
+/// it (ignoring errors), as the buffer may not be freed under MPI.
+class Work {
+ public:
+  Work();  ///< completed work (what a world of one returns)
+  Work(Work&&) noexcept;
+  Work& operator=(Work&&) noexcept;
+  Work(const Work&) = delete;
+  Work& operator=(const Work&) = delete;
+  ~Work();
+
+  /// Whether the collective has completed; drives MPI's progress. Throws like wait().
+  bool is_completed();
+  /// Blocks until the collective completes, then finishes it (ReduceOp::Avg divides). Throws
+  /// nabla::Error naming the MPI call, the error and the rank on failure. Idempotent.
+  void wait();
+
+ private:
+  friend class Communicator;
+  struct Requests;  // the MPI_Requests, so that this header needs no <mpi.h>
+  void finish();
+  std::unique_ptr<Requests> req_;
+};
+
 /// One MPI communicator. Every MPI error throws nabla::Error naming the MPI call, the error
 /// string and this rank (errors return instead of aborting: MPI_ERRORS_RETURN). Collectives
 /// must be called by every rank in the same order with tensors of the same shape and dtype.
@@ -41,6 +67,10 @@ class Communicator {
 
   /// Reduces tensor across ranks in place; every rank gets the result. f32 or f64, contiguous.
   void all_reduce(const Tensor& tensor, ReduceOp op = ReduceOp::Sum);
+  /// all_reduce without blocking (dist.all_reduce(async_op=True), MPI_Iallreduce): the same
+  /// checks and result (element by element the same sums), complete once the Work is waited
+  /// for. Collectives, blocking or not, start in the same order on every rank.
+  Work all_reduce_async(const Tensor& tensor, ReduceOp op = ReduceOp::Sum);
   /// Copies src's tensor into tensor on every other rank, in place. Any dtype, contiguous.
   void broadcast(const Tensor& tensor, int src = 0);
   /// The tensors of all ranks concatenated along dim 0 in rank order:

@@ -55,13 +55,18 @@ struct TrainOptions {
   std::function<void(const std::string& dir)> load_model = {};
   /// Data parallelism: every rank of comm runs a Trainer on its slice of each global batch
   /// (the loaders must be distributed over the same ranks: TokenLoader::distribute). The
-  /// parameters and buffers start as rank 0's, gradients are averaged across ranks before
+  /// trainable parameters and buffers start as rank 0's (frozen ones, which every rank loads
+  /// from the same file, are not sent), gradients are averaged across ranks before
   /// clipping, losses are global means, and only rank 0 logs, writes metrics, samples and
   /// checkpoints. Rank r's dropout draws from seed + r, so with dropout the ranks' masks
   /// differ (and the run equals one process only in distribution; without dropout, exactly
   /// up to rounding). nullptr (or a world of one): one process.
   dist::Communicator* comm = nullptr;
   int64_t bucket_bytes = dist::kDefaultBucketBytes;  ///< gradient all-reduce bucket size
+  /// Start each bucket's all-reduce during the backward pass as soon as its gradients are
+  /// final (DDP; Megatron's --overlap-grad-reduce); false: all buckets after it. The same
+  /// result either way.
+  bool overlap_grad_reduce = true;
   /// The dtype linear layers multiply in, forward and backward (AutocastGuard): kFloat32, or
   /// kBFloat16 for mixed precision (bf16 products, f32 accumulation, f32 master weights and
   /// optimizer state; no loss scaling: bf16 has f32's range).
@@ -77,6 +82,7 @@ struct StepStats {
   double seconds = 0;
   int64_t tokens = 0;        ///< over all ranks
   double allreduce_seconds = 0;  ///< spent averaging gradients (0 in one process)
+  double allreduce_wait_seconds = 0;  ///< the part after the backward pass (not overlapped)
 };
 
 struct FitResult {
