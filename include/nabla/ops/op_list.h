@@ -16,4 +16,6 @@
   X(matmul) X(linear)                                                                           \
   /* nn functional */                                                                           \
   X(embedding) X(layer_norm) X(rms_norm) X(dropout) X(mse_loss) X(binary_cross_entropy)        \
-  X(binary_cross_entropy_with_logits) X(cross_entropy) X(nll_loss)
+  X(binary_cross_entropy_with_logits) X(cross_entropy) X(nll_loss)                              \
+  /* fused */                                                                                   \
+  X(causal_attention)
