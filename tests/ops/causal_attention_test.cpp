@@ -109,8 +109,8 @@ TEST(CausalAttention, Gradcheck) {
                          random_input({2, 2, 5, 5}, 3)}));
   // Two key tiles (70 keys), 66 queries: the online softmax rescales across tiles.
   EXPECT_TRUE(gradcheck("causal_attention", f(0.9),
-                        {random_input({1, 1, 66, 2}, 4, -2, 2), random_input({1, 1, 70, 2}, 5, -2, 2),
-                         random_input({1, 1, 70, 2}, 6)}));
+                        {random_input({1, 1, 66, 2}, 4, -2, 2),
+                         random_input({1, 1, 70, 2}, 5, -2, 2), random_input({1, 1, 70, 2}, 6)}));
   // Strided heads: q a transposed view of a (B, T, H, D) leaf.
   EXPECT_TRUE(gradcheck(
       "causal_attention",
@@ -170,7 +170,8 @@ TEST(CausalAttention, SameBitsRunToRunAndForAnyThreadCount) {
 TEST(CausalAttention, MatchesPyTorch) {
   const auto fx = testing::load_fixture("nn_causal_attention");
   for (const std::string c : {"gqa", "prefill"}) {
-    const Tensor q = testing::leaf(fx[c + "_q"], kFloat32), k = testing::leaf(fx[c + "_k"], kFloat32);
+    const Tensor q = testing::leaf(fx[c + "_q"], kFloat32);
+    const Tensor k = testing::leaf(fx[c + "_k"], kFloat32);
     const Tensor v = testing::leaf(fx[c + "_v"], kFloat32);
     const Tensor out = causal_attention(q, k, v, fx.meta[c + "_scale"].get<double>());
     EXPECT_TRUE(testing::all_close(out, fx[c + "_out"], 1e-5, 1e-5)) << c;

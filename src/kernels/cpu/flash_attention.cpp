@@ -8,6 +8,7 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "kernels/cpu/vec_math.h"
@@ -244,7 +245,9 @@ void backward_head(const Args<T>& a, const Grad& g, int64_t b, int64_t h, Scratc
         const int64_t i = i0 + r, n = std::min(nk, off + i + 1 - j0);  // n >= 1
         T* sc = w.s.data() + r * kTile;
         T* dp = w.dp.data() + r * kTile;
-        if (dropping) dropout_row(w.z.data(), n, a.drop, a.counter(b, h, i) + static_cast<uint64_t>(j0));
+        if (dropping) {
+          dropout_row(w.z.data(), n, a.drop, a.counter(b, h, i) + static_cast<uint64_t>(j0));
+        }
         const T li = lh[i], di = w.delta[i];
 #pragma omp simd
         for (int64_t j = 0; j < n; ++j) {
