@@ -22,28 +22,6 @@ namespace nabla::models {
 
 namespace {
 
-// Causal attention from matmul, softmax and dropout until the fused causal_attention op (same
-// signature) is on main: q (B, NH, Tq, HS), k/v (B, NH, Tk, HS); query i sits at position
-// Tk - Tq + i and attends keys 0 .. Tk - Tq + i.
-Tensor causal_attention(const Tensor& q, const Tensor& k, const Tensor& v, double dropout_p,
-                        Generator* gen) {
-  const int64_t Tq = q.size(2), Tk = k.size(2), HS = q.size(3);
-  const double scale = 1.0 / std::sqrt(static_cast<double>(HS));
-  if (Tq == 1 && dropout_p == 0.0 && !autograd::needs_graph({q, k, v})) {
-    return attention_decode(q, k, v, scale);  // decoding: one fused pass per head
-  }
-  if (Tq == 1) {
-    // One query (decoding) sees every key: products and sums, because a matmul would build a
-    // new oneDNN primitive (a JIT compile) for every cache length.
-    const Tensor p = ((q * k).sum({3}) * scale).softmax(-1);                   // (B, NH, Tk)
-    return (dropout(p, dropout_p, dropout_p > 0.0, gen).unsqueeze(-1) * v).sum({2}, true);
-  }
-  const Tensor att = q.matmul(k.transpose(2, 3)) * scale;
-  const Tensor mask = triu(ones({Tq, Tk}, kBool), Tk - Tq + 1);  // (Tq, Tk) true = hidden
-  const Tensor probs = att.masked_fill(mask, -INFINITY).softmax(-1);
-  return dropout(probs, dropout_p, dropout_p > 0.0, gen).matmul(v);  // (B, NH, Tq, HS)
-}
-
 struct Preset {
   const char* name;
   Gpt2Config config;
@@ -149,8 +127,13 @@ Tensor Gpt2Attention::forward(const Tensor& x, int64_t start_pos, KVCache* cache
     k = ck.narrow(0, 0, B).narrow(2, 0, start_pos + T);  // (B, NH, start_pos + T, HS)
     v = cv.narrow(0, 0, B).narrow(2, 0, start_pos + T);
   }
-  const bool training = is_training() && attn_pdrop_ > 0.0;
-  Tensor y = causal_attention(q, k, v, training ? attn_pdrop_ : 0.0, gen);  // (B, NH, T, HS)
+  const double scale = 1.0 / std::sqrt(static_cast<double>(HS));
+  const double p = is_training() ? attn_pdrop_ : 0.0;
+  // Decoding (one query, no graph) takes the one-pass kernel over the cache; training and
+  // prefill the fused causal op (query i at position start_pos + i).
+  Tensor y = T == 1 && p == 0.0 && !autograd::needs_graph({q, k, v})
+                 ? attention_decode(q, k, v, scale)
+                 : causal_attention(q, k, v, scale, p, gen);  // (B, NH, T, HS)
   y = tensor_parallel::row_parallel(tp_, *c_proj, y.transpose(1, 2).reshape({B, T, C}));
   return dropout(y, resid_pdrop_, is_training(), gen);  // (B, T, n_embd)
 }

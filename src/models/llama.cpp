@@ -22,32 +22,6 @@
 
 namespace nabla::models {
 
-namespace {
-
-// Causal attention from elementwise ops and matmul until the fused causal_attention op is
-// available: q (B, H, Tq, D), k/v (B, Hkv, Tk, D); query i sits at position Tk - Tq + i.
-Tensor causal_attention(const Tensor& q, const Tensor& k, const Tensor& v) {
-  const int64_t B = q.size(0), H = q.size(1), Tq = q.size(2), D = q.size(3);
-  const int64_t Hkv = k.size(1), Tk = k.size(2), rep = H / Hkv;
-  const double scale = 1.0 / std::sqrt(static_cast<double>(D));
-  if (Tq == 1 && !autograd::needs_graph({q, k, v})) {
-    // One query (decoding): one fused pass per head over the cache, grouped heads read in
-    // place. A matmul here would build a oneDNN primitive (a JIT compile) per cache length.
-    return attention_decode(q, k, v, scale);
-  }
-  const Tensor kk = k.unsqueeze(2).expand({B, Hkv, rep, Tk, D}).reshape({B, H, Tk, D});
-  const Tensor vv = v.unsqueeze(2).expand({B, Hkv, rep, Tk, D}).reshape({B, H, Tk, D});
-  if (Tq == 1) {  // the same with a gradient: elementwise products and sums
-    const Tensor p = ((q * kk).sum({3}) * scale).softmax(-1);  // (B, H, Tk)
-    return (p.unsqueeze(-1) * vv).sum({2}, true);              // (B, H, 1, D)
-  }
-  Tensor att = q.matmul(kk.transpose(2, 3)) * scale;
-  const Tensor mask = triu(ones({Tq, Tk}, kBool), Tk - Tq + 1);
-  return att.masked_fill(mask, -INFINITY).softmax(-1).matmul(vv);
-}
-
-}  // namespace
-
 int64_t LlamaConfig::ffn_hidden_dim() const {
   if (hidden_dim > 0)
     return hidden_dim;
@@ -212,7 +186,12 @@ Tensor LlamaBlock::attention(
     k = ck.narrow(2, 0, start_pos + T);
     v = cv.narrow(2, 0, start_pos + T);
   }
-  Tensor y = causal_attention(q, k, v);  // (B, H, T, hd), scale 1/sqrt(hd)
+  // Decoding (one query, no graph) takes the one-pass kernel over the cache; training and
+  // prefill the fused causal op. Grouped key/value heads are read in place, not copied.
+  const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim_));
+  Tensor y = T == 1 && !autograd::needs_graph({q, k, v})
+                 ? attention_decode(q, k, v, scale)
+                 : causal_attention(q, k, v, scale);  // (B, H, T, hd)
   y = y.transpose(1, 2).reshape({B, T, n_heads_ * head_dim_});
   return tensor_parallel::row_parallel(tp_, *wo, y);  // (B, T, dim)
 }
