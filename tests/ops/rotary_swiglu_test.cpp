@@ -20,7 +20,8 @@ using testing::gradcheck;
 using testing::random_input;
 using testing::vectors_near;
 
-// (T, D/2) cos and sin tables of angle t * theta^(-2i/D), as Llama builds them, in f64.
+// (T, D/2) cos and sin tables of angle t * theta^(-2i/D), as Llama builds them, in f64. Callers
+// copy them out rather than bind them (clang 14 cannot capture structured bindings).
 std::pair<Tensor, Tensor> tables(int64_t T, int64_t D) {
   std::vector<double> c, s;
   for (int64_t t = 0; t < T; ++t) {
@@ -51,7 +52,8 @@ std::vector<double> rotary_ref(const std::vector<double>& x, const std::vector<d
 
 TEST(RotaryEmbedding, MatchesReferenceInF32AndOnAView) {
   const int64_t B = 2, T = 5, H = 3, D = 10;
-  const auto [c, s] = tables(T, D);
+  const auto tables_cs = tables(T, D);
+  const Tensor c = tables_cs.first, s = tables_cs.second;
   const Tensor x = random_input({B, T, H, D}, 1, -2, 2, false);
   const auto want = rotary_ref(x.to_vector(), c.to_vector(), s.to_vector(), B, T, H, D);
   EXPECT_TRUE(vectors_near(rotary_embedding(x, c, s).to_vector(), want, 1e-12, 1e-12));
@@ -67,14 +69,15 @@ TEST(RotaryEmbedding, MatchesReferenceInF32AndOnAView) {
 }
 
 TEST(RotaryEmbedding, Gradcheck) {
-  const auto [c, s] = tables(4, 6);
+  const auto tables_cs = tables(4, 6);
+  const Tensor c = tables_cs.first, s = tables_cs.second;
   EXPECT_TRUE(gradcheck("rotary_embedding",
-                        [c = c, s = s](const std::vector<Tensor>& in) {
+                        [c, s](const std::vector<Tensor>& in) {
                           return rotary_embedding(in[0], c, s);
                         },
                         {random_input({2, 4, 3, 6}, 3)}));
   EXPECT_TRUE(gradcheck("rotary_embedding",
-                        [c = c, s = s](const std::vector<Tensor>& in) {
+                        [c, s](const std::vector<Tensor>& in) {
                           return rotary_embedding(in[0].transpose(1, 2), c, s);
                         },
                         {random_input({1, 3, 4, 6}, 4)}));
@@ -90,7 +93,8 @@ TEST(RotaryEmbedding, MatchesPyTorchComplexRope) {
 }
 
 TEST(RotaryEmbedding, BadShapesAndTrainableTablesAreErrors) {
-  const auto [c, s] = tables(4, 6);
+  const auto tables_cs = tables(4, 6);
+  const Tensor c = tables_cs.first, s = tables_cs.second;
   EXPECT_THAT([&] { rotary_embedding(random_input({2, 5, 3, 6}, 1, -1, 1, false), c, s); },
               ThrowsMessage<ShapeError>(HasSubstr("rotary_embedding: expected input (B, T, H, D)")));
   EXPECT_THAT([&] { rotary_embedding(random_input({4, 3, 6}, 1, -1, 1, false), c, s); },
