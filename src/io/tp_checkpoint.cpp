@@ -10,10 +10,9 @@
 #include <sstream>
 
 #include "io/io_util.h"
-#include "nabla/autograd/grad_mode.h"
 #include "nabla/io/atomic_file.h"
 #include "nabla/io/safetensors.h"
-#include "nabla/ops/view.h"
+#include "nabla/kernels/cpu/copy.h"
 
 namespace nabla::io {
 
@@ -34,6 +33,36 @@ int64_t get_int(const nlohmann::ordered_json& j, const char* key, const std::str
     bad_index(source, std::string("\"") + key + "\" must be an integer");
   }
   return j.at(key).get<int64_t>();
+}
+
+// One block of a tensor along a dim: indices [start, start + length).
+struct Block {
+  const Tensor* src;
+  int64_t start, length;
+};
+
+// The blocks joined along dim (torch.cat of narrow()s; the sources agree on every other dim),
+// copied straight from their strides: a new tensor outside any autograd graph, so the parsers
+// need no layer above kernels.
+Tensor cat_blocks(const std::vector<Block>& blocks, int64_t dim) {
+  const Tensor& first = *blocks.front().src;
+  Shape shape = first.shape();
+  shape[dim] = 0;
+  for (const Block& b : blocks) shape[dim] += b.length;
+  Tensor out = Tensor::empty(shape, TensorOptions(first.dtype()));
+  const size_t es = out.element_size();
+  int64_t at = 0;
+  for (const Block& b : blocks) {
+    Shape sizes = b.src->shape();
+    sizes[dim] = b.length;
+    const auto* src = static_cast<const char*>(b.src->raw_data()) +
+                      static_cast<size_t>(b.start * b.src->stride(dim)) * es;
+    auto* dst = static_cast<char*>(out.raw_data()) + static_cast<size_t>(at * out.stride(dim)) * es;
+    kernels::cpu::copy_strided_to_strided(dst, out.strides().data(), src, b.src->strides().data(),
+                                          es, sizes.data(), out.dim());
+    at += b.length;
+  }
+  return out;
 }
 
 std::string read_text(const std::string& path) {
@@ -137,14 +166,9 @@ Tensor tp_slice(const Tensor& full, const TpSplit& split, int64_t rank, int64_t 
       full.shape(), " along dim ", split.dim, " into ", split.parts, " equal parts");
   const int64_t block = full.size(split.dim) / split.parts;
   const int64_t begin = block * rank / shards, size = block * (rank + 1) / shards - begin;
-  if (split.parts == 1)
-    return full.narrow(split.dim, begin, size);
-  std::vector<Tensor> pieces;
-  for (int64_t p = 0; p < split.parts; ++p) {
-    pieces.push_back(full.narrow(split.dim, p * block + begin, size));
-  }
-  NoGradGuard no_grad;
-  return cat(pieces, split.dim);
+  std::vector<Block> blocks;
+  for (int64_t p = 0; p < split.parts; ++p) blocks.push_back({&full, p * block + begin, size});
+  return cat_blocks(blocks, split.dim);
 }
 
 Tensor tp_merge(const std::vector<Tensor>& slices, const TpSplit& split, const std::string& what) {
@@ -168,16 +192,14 @@ Tensor tp_merge(const std::vector<Tensor>& slices, const TpSplit& split, const s
   }
   if (split.dim < 0 || slices.size() == 1)
     return first;
-  NoGradGuard no_grad;
-  std::vector<Tensor> pieces;
+  std::vector<Block> blocks;
   for (int64_t p = 0; p < split.parts; ++p) {
     for (const Tensor& s : slices) {
       const int64_t n = s.size(split.dim) / split.parts;
-      if (n > 0)
-        pieces.push_back(s.narrow(split.dim, p * n, n));
+      blocks.push_back({&s, p * n, n});
     }
   }
-  return pieces.empty() ? first : cat(pieces, split.dim);
+  return cat_blocks(blocks, split.dim);
 }
 
 void save_tp_shard(

@@ -56,7 +56,7 @@ std::string tp_index_to_json(const TpIndex& index);
 /// Whether dir holds a tensor-parallel checkpoint's index.
 bool is_tp_checkpoint(const std::string& dir);
 
-/// Rank's slice of full (a view) for a split over shards ranks: each of split.parts blocks of
+/// Rank's slice of full (a copy) for a split over shards ranks: each of split.parts blocks of
 /// full.size(split.dim) cut into consecutive pieces whose sizes differ by at most one, as
 /// models::tensor_parallel::shard_range does; full itself when replicated.
 Tensor tp_slice(const Tensor& full, const TpSplit& split, int64_t rank, int64_t shards);
