@@ -18,6 +18,7 @@
 #include <random>
 #include <sstream>
 
+#include "bench_set.h"
 #include "commands.h"
 #include "flags.h"
 #include "train_flags.h"
@@ -43,12 +44,17 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kUsage =
-    "usage: nabla bench train  [--model PRESET|config.json] [--batch-size B] [--seq-len T]\n"
+    "usage: nabla bench [--set standard|quick] [--threads K] [--json]\n"
+    "       nabla bench train  [--model PRESET|config.json] [--batch-size B] [--seq-len T]\n"
     "                          [--steps N] [--warmup N] [--dropout P] [common options]\n"
     "       nabla bench decode [--model PATH|PRESET] [--batch-size B] [--steps N] [--warmup N]\n"
     "                          [common options]\n"
     "       nabla bench perplexity --model PATH --data DIR [--seq-len T] [--batch-size B]\n"
     "                          [--steps N] [common options]\n"
+    "  no mode: the standard set (GPT-2 124M training f32/bf16 at T=64 and 256, the baby GPT,\n"
+    "          decoding the stories15M/110M shapes at batch 1 and 8), each case in its own\n"
+    "          process, as one table with MFU against the f32 (or bf16) peak measured first;\n"
+    "          --set quick: two short cases.\n"
     "  train:  GPT-2 training steps on random tokens; --model a GPT-2 preset (default gpt2)\n"
     "          or a config.json; --batch-size 4, --seq-len 64, --steps 10, --warmup 2,\n"
     "          --dropout 0 (as nanoGPT's bench.py).\n"
@@ -64,7 +70,7 @@ constexpr const char* kUsage =
     "  Prints ms_per_step (median), tokens_per_s, peak_rss_mb and the setup.\n";
 
 struct Options {
-  std::string mode, model, data, dtype = "f32";
+  std::string mode, model, data, dtype = "f32", set = "standard";
   int64_t batch_size = -1, seq_len = 64, steps = -1, warmup = -1, threads = 0;
   double dropout = 0.0;
   uint64_t seed = 0;
@@ -91,6 +97,7 @@ Options parse(const Args& args) {
     if (a == "--model") o.model = v;
     else if (a == "--data") o.data = v;
     else if (a == "--dtype") o.dtype = v;
+    else if (a == "--set") o.set = v;
     else if (a == "--batch-size") o.batch_size = parse_int("bench", a, v);
     else if (a == "--seq-len") o.seq_len = parse_int("bench", a, v);
     else if (a == "--steps") o.steps = parse_int("bench", a, v);
@@ -101,8 +108,12 @@ Options parse(const Args& args) {
     else NABLA_CHECK(false, "bench: unknown argument '", a, "'\n", kUsage);
   }
   if (o.help) return o;
-  NABLA_CHECK(o.mode == "train" || o.mode == "decode" || o.mode == "perplexity",
-              "bench: expected 'train', 'decode' or 'perplexity', got '", o.mode, "'\n", kUsage);
+  NABLA_CHECK(o.mode.empty() || o.mode == "train" || o.mode == "decode" ||
+                  o.mode == "perplexity",
+              "bench: expected 'train', 'decode', 'perplexity' or no mode (the standard set), "
+              "got '", o.mode, "'\n", kUsage);
+  NABLA_CHECK(o.set == "standard" || o.set == "quick", "bench: --set must be standard or quick, "
+              "got '", o.set, "'\n", kUsage);
   NABLA_CHECK(o.mode != "perplexity" || (!o.model.empty() && !o.data.empty()),
               "bench perplexity: --model and --data are required\n", kUsage);
   if (o.mode == "train") {
@@ -282,6 +293,7 @@ int bench_decode(const Options& o) {
     ms.push_back(std::chrono::duration<double, std::milli>(marks[s] - marks[s - 1]).count());
   }
   const double med = median(ms);
+  const double tok_s = static_cast<double>(B) / (med / 1e3);
   report(o, {{"bench", str("decode")},
              {"model", str(name)},
              {"params", num(params)},
@@ -291,7 +303,10 @@ int bench_decode(const Options& o) {
              {"steps", num(steps)},
              {"ms_per_step", num(med)},
              {"ms_min", num(*std::min_element(ms.begin(), ms.end()))},
-             {"tokens_per_s", num(static_cast<double>(B) / (med / 1e3))},
+             {"tokens_per_s", num(tok_s)},
+             // 2 flops per parameter per token: every weight is multiplied once (the tied
+             // head included)
+             {"gflop_per_s", num(2.0 * static_cast<double>(params) * tok_s / 1e9)},
              {"peak_rss_mb", num(peak_rss_mb())}});
   return 0;
 }
@@ -338,6 +353,7 @@ int cmd_bench(const Args& args) {
     return 0;
   }
   if (o.threads > 0) set_num_threads(static_cast<int>(o.threads));
+  if (o.mode.empty()) return bench_set(o.set, o.threads, o.json);
   if (o.mode == "perplexity") return bench_perplexity(o);
   return o.mode == "train" ? bench_train(o) : bench_decode(o);
 }

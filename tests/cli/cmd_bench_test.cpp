@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <sstream>
+#include <vector>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -78,6 +80,42 @@ TEST_F(CmdBench, PlainOutputIsOneLine) {
   EXPECT_THAT(r.out, HasSubstr("tokens_per_s="));
 }
 
+// The set without a mode: the measured peak first, then one row per case, each run in its own
+// process, with MFU = the case's GFLOP/s over that peak.
+TEST_F(CmdBench, QuickSetReportsEachCaseWithMfu) {
+  const CliResult r = run_nabla("bench --set quick --json");
+  ASSERT_EQ(r.status, 0) << r.out;
+  std::istringstream lines(r.out);
+  std::vector<nlohmann::json> rows;
+  for (std::string line; std::getline(lines, line);) rows.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(rows.size(), 3u) << r.out;
+  EXPECT_EQ(rows[0]["bench"], "peak");
+  EXPECT_EQ(rows[0]["threads"], 1);
+  const double peak = rows[0]["f32_gflop_per_s"].get<double>();
+  ASSERT_GT(peak, 0.0);
+  EXPECT_EQ(rows[1]["bench"], "train");
+  EXPECT_EQ(rows[1]["model"], "gpt2-baby");
+  EXPECT_EQ(rows[2]["bench"], "decode");
+  EXPECT_EQ(rows[2]["model"], "stories15M");
+  for (size_t i = 1; i < rows.size(); ++i) {
+    const double gflops = rows[i]["gflop_per_s"].get<double>();
+    ASSERT_GT(gflops, 0.0) << rows[i];
+    EXPECT_NEAR(rows[i]["mfu"].get<double>(), gflops / peak, 1e-9) << rows[i];
+    EXPECT_GT(rows[i]["peak_rss_mb"].get<double>(), 1.0);
+  }
+  // decoding: 2 flops per parameter per token
+  EXPECT_NEAR(rows[2]["gflop_per_s"].get<double>(),
+              2.0 * rows[2]["params"].get<double>() * rows[2]["tokens_per_s"].get<double>() / 1e9,
+              1e-3 * rows[2]["gflop_per_s"].get<double>());
+
+  const CliResult table = run_nabla("bench --set quick");
+  ASSERT_EQ(table.status, 0) << table.out;
+  EXPECT_THAT(table.out, HasSubstr("measured peak, 1 threads: f32 FMA "));
+  EXPECT_THAT(table.out, HasSubstr("| bench | model | shape | ms/step | tok/s | GFLOP/s | MFU |"));
+  EXPECT_THAT(table.out, HasSubstr("| train | gpt2-baby | B=12 T=64 |"));
+  EXPECT_THAT(table.out, HasSubstr("| decode | stories15M | B=1 |"));
+}
+
 // The quality side of --dtype on a real model: stories260K over the first 8 x 4 x 64 tokens of
 // tinyshakespeare's validation split. bf16 and int8 weights cost little (measured: +0.02% and
 // +0.1% in loss) but are not free.
@@ -112,8 +150,9 @@ TEST_F(CmdBench, BadFlagsFailWithAMessage) {
     const char* message;
   };
   const Case cases[] = {
-      {"bench", "expected 'train', 'decode' or 'perplexity'"},
-      {"bench fly", "expected 'train', 'decode' or 'perplexity', got 'fly'"},
+      {"bench fly", "expected 'train', 'decode', 'perplexity' or no mode (the standard set), "
+                    "got 'fly'"},
+      {"bench --set huge", "--set must be standard or quick, got 'huge'"},
       {"bench perplexity --model x", "--model and --data are required"},
       {"bench train --dtype int8", "--dtype must be f32 or bf16 for training, got 'int8'"},
       {"bench decode --dtype f16", "expected f32, bf16 or int8, got 'f16'"},
