@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "nabla/autograd/grad_mode.h"
 #include "nabla/ops/ops.h"
 #include "tests/ops/nn_test_helpers.h"
 #include "tests/testing/fixture.h"
@@ -119,6 +120,44 @@ TEST(CrossEntropy, MatchesPyTorchWithIgnoreIndexAndSmoothing) {
   EXPECT_TRUE(testing::all_close(l3, fx["ce3"], 1e-5, 1e-6));
   l3.backward();
   EXPECT_TRUE(testing::all_close(x3.grad(), fx["ce3_dx"], 1e-5, 1e-6));
+}
+
+// f32 rows of a language model's vocabulary take the vectorised exp: losses and gradients
+// against the f64 path, including a row far from zero (the max is subtracted first), label
+// smoothing and an ignored row.
+TEST(CrossEntropy, F32VocabularyRowsMatchF64) {
+  constexpr int64_t V = 50257;
+  Tensor x64 = random_input({4, V}, 11, -8, 8, false);
+  {
+    NoGradGuard g;
+    x64.narrow(0, 2, 1).add_(60.0);
+  }
+  const Tensor t = tensor({7, V - 1, 123, -100});
+  const Tensor xf = testing::leaf(x64, kFloat32), xd = testing::leaf(x64, kFloat64);
+  const Tensor lf = cross_entropy(xf, t, Reduction::None, -100, 0.1);
+  const Tensor ld = cross_entropy(xd, t, Reduction::None, -100, 0.1);
+  EXPECT_TRUE(testing::all_close(lf.to(kFloat64), ld, 1e-5, 1e-5));
+  cross_entropy(xf, t, Reduction::Mean, -100, 0.1).backward();
+  cross_entropy(xd, t, Reduction::Mean, -100, 0.1).backward();
+  EXPECT_TRUE(testing::all_close(xf.grad().to(kFloat64), xd.grad(), 1e-5, 1e-9));
+}
+
+// A NaN logit makes its row's loss and gradient NaN (the trainer stops on a NaN loss) and
+// leaves the other rows alone.
+TEST(CrossEntropy, NanLogitGivesNanInItsRowOnly) {
+  Tensor x = random_input({2, 40}, 12, -3, 3, false).to(kFloat32);
+  {
+    NoGradGuard g;
+    x.narrow(0, 0, 1).narrow(1, 5, 1).fill_(std::nan(""));
+  }
+  const Tensor xl = testing::leaf(x, kFloat32);
+  const Tensor l = cross_entropy(xl, tensor({1, 2}), Reduction::None);
+  EXPECT_TRUE(std::isnan(l.to_vector()[0]));
+  EXPECT_TRUE(std::isfinite(l.to_vector()[1]));
+  l.sum().backward();
+  const auto g = xl.grad().to_vector();
+  EXPECT_TRUE(std::isnan(g[0]));
+  for (size_t c = 40; c < 80; ++c) EXPECT_TRUE(std::isfinite(g[c])) << c;
 }
 
 TEST(CrossEntropy, BFloat16ComputesInF32) {

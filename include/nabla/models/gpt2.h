@@ -66,6 +66,7 @@ class Gpt2Attention : public nn::Module {
   /// x (B, T, C) at positions start_pos.. -> (B, T, C). With a cache, writes this layer's keys
   /// and values at [start_pos, start_pos + T) and attends over [0, start_pos + T).
   Tensor forward(const Tensor& x, int64_t start_pos, KVCache* cache, Generator* gen);
+  using nn::Module::forward;
   std::string name() const override { return "GPT2Attention"; }
   /// c_attn column-parallel by heads (in each of q, k, v), c_proj row-parallel.
   void shard_for_tensor_parallel(dist::Communicator& comm);
@@ -84,6 +85,7 @@ class Gpt2Mlp : public nn::Module {
   explicit Gpt2Mlp(const Gpt2Config& config);
   /// x (B, T, C) -> (B, T, C), dropout on the output when training.
   Tensor forward(const Tensor& x, Generator* gen);
+  using nn::Module::forward;
   std::string name() const override { return "GPT2MLP"; }
   /// c_fc column-parallel by hidden units, c_proj row-parallel.
   void shard_for_tensor_parallel(dist::Communicator& comm);
@@ -101,6 +103,7 @@ class Gpt2Block : public nn::Module {
   Gpt2Block(const Gpt2Config& config, int64_t layer);
   /// x (B, T, C) -> (B, T, C).
   Tensor forward(const Tensor& x, int64_t start_pos, KVCache* cache, Generator* gen);
+  using nn::Module::forward;
   std::string name() const override { return "GPT2Block"; }
 
   std::shared_ptr<nn::LayerNorm> ln_1, ln_2;

@@ -25,8 +25,8 @@ namespace {
 constexpr int64_t kLanes = 32;  // = kQ8Block: one int8 block per step
 constexpr int64_t kBlock = 4;   // weight rows per task
 // Weight rows are prefetched this far ahead of the rows being summed. The hardware prefetcher
-// alone loses its stream at each short row's end (K = 288 floats is 18 cache lines): measured
-// on stories15M's shape, this took f32 decoding from 4.4 to 1.8 ms per token at 2 threads.
+// alone loses its stream at each short row's end (K = 288 floats is 18 cache lines); measured
+// in decoding, this saves 20-45% of the time per token for f32, bf16 and int8 weights.
 constexpr int64_t kPrefetchRows = 2 * kBlock;
 static_assert(kLanes == kQ8Block);
 

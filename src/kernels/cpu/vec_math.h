@@ -12,7 +12,7 @@ namespace nabla::kernels::cpu::detail {
 
 /// e^x with ~1 ulp error on [-87, 88] (Cephes expf: Cody-Waite reduction and a degree-5
 /// polynomial); inputs outside saturate to e^-87 and e^88, fine for the saturating functions
-/// that use it.
+/// and the softmax sums that use it; NaN stays NaN.
 inline float exp_f32(float x) {
   // Ternaries and the 1.5 * 2^23 rounding trick instead of std::min/max/floor: those block
   // vectorisation (GCC 12).
@@ -29,7 +29,10 @@ inline float exp_f32(float x) {
   p = p * r + 1.6666665459e-1f;
   p = p * r + 5.0000001201e-1f;
   p = p * (r * r) + r + 1.0f;
-  const auto bits = static_cast<uint32_t>(static_cast<int32_t>(n) + 127) << 23;
+  // A NaN x gives NaN through p; its exponent must not come from converting NaN to an
+  // integer, which is undefined (and UBSan stops there).
+  const float ni = n == n ? n : 0.0f;
+  const auto bits = static_cast<uint32_t>(static_cast<int32_t>(ni) + 127) << 23;
   return p * std::bit_cast<float>(bits);
 }
 
