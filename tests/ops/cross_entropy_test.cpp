@@ -139,7 +139,9 @@ TEST(CrossEntropy, F32VocabularyRowsMatchF64) {
   EXPECT_TRUE(testing::all_close(lf.to(kFloat64), ld, 1e-5, 1e-5));
   cross_entropy(xf, t, Reduction::Mean, -100, 0.1).backward();
   cross_entropy(xd, t, Reduction::Mean, -100, 0.1).backward();
-  EXPECT_TRUE(testing::all_close(xf.grad().to(kFloat64), xd.grad(), 1e-5, 1e-9));
+  // f32 sums 50257 terms per row: in sequence (unvectorised builds) that costs up to ~1e-4
+  // relative in the log-sum-exp, which every probability of the row carries.
+  EXPECT_TRUE(testing::all_close(xf.grad().to(kFloat64), xd.grad(), 1e-4, 1e-9));
 }
 
 // A NaN logit makes its row's loss and gradient NaN (the trainer stops on a NaN loss) and
