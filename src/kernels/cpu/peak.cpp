@@ -20,26 +20,26 @@ constexpr int kChains = 12;
 constexpr int64_t kInner = 4096;  // iterations between clock reads
 // Read through volatile, so the compiler cannot evaluate the loops at compile time.
 volatile float g_scale = 0.999999f, g_add = 1e-7f;
+volatile float g_sink = 0;  // where the results go
 
 // Runs body(iterations) on every thread until `seconds` pass; returns flops / second where
 // flops_per_iter counts one iteration of one thread.
 template <class Body>
 double measure(double seconds, double flops_per_iter, Body body) {
   double total = 0;  // iterations over all threads
-  volatile float sink = 0;
+  float sum = 0;
   const auto t0 = Clock::now();
-#pragma omp parallel reduction(+ : total)
+#pragma omp parallel reduction(+ : total, sum)
   {
     int64_t iters = 0;
-    float s = 0;
     do {
-      s += body(kInner);
+      sum += body(kInner);
       iters += kInner;
     } while (std::chrono::duration<double>(Clock::now() - t0).count() < seconds);
     total += static_cast<double>(iters);
-    sink = sink + s;
   }
   const double elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+  g_sink = sum;
   return total * flops_per_iter / elapsed / 1e9;
 }
 
