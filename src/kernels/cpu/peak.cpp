@@ -46,13 +46,18 @@ double measure(double seconds, double flops_per_iter, Body body) {
 }  // namespace
 
 double f32_fma_peak_gflops(double seconds) {
-  using v16 = float __attribute__((vector_size(64)));  // the widest vectors the build has
+  // The widest vectors the build has (12 chains of them fit the register file).
+#if defined(__AVX512F__)
   constexpr int kLanes = 16;
+#else
+  constexpr int kLanes = 8;
+#endif
+  using vec = float __attribute__((vector_size(4 * kLanes)));
   return measure(seconds, 2.0 * kChains * kLanes, [](int64_t n) {
-    v16 acc[kChains];
+    vec acc[kChains];
     const float mf = g_scale, af = g_add;
-    for (int j = 0; j < kChains; ++j) acc[j] = v16{} + static_cast<float>(j) * af;
-    const v16 m = v16{} + mf, a = v16{} + af;
+    for (int j = 0; j < kChains; ++j) acc[j] = vec{} + static_cast<float>(j) * af;
+    const vec m = vec{} + mf, a = vec{} + af;
     for (int64_t i = 0; i < n; ++i) {
 #pragma GCC unroll 12  // keeps the chains in registers
       for (int j = 0; j < kChains; ++j) acc[j] = acc[j] * m + a;  // contracted to an FMA
