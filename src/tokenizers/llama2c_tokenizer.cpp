@@ -93,7 +93,6 @@ std::vector<int32_t> Llama2cTokenizer::encode(std::string_view text) const {
 std::vector<int32_t> Llama2cTokenizer::encode(std::string_view text, bool bos, bool eos) const {
   std::vector<int32_t> tokens;
   tokens.reserve(text.size() + 3);
-  if (bos) tokens.push_back(1);
   if (!text.empty()) {  // SentencePiece's add_dummy_prefix
     const int32_t space = lookup(" ");
     NABLA_CHECK(space >= 0, "llama2c tokenizer: the vocabulary has no \" \" piece for the dummy "
@@ -119,6 +118,9 @@ std::vector<int32_t> Llama2cTokenizer::encode(std::string_view text, bool bos, b
     buf.clear();
   }
   merge(tokens);
+  // BOS is a control token, never part of a merge (run.c would merge it with the text where a
+  // vocabulary held the concatenated piece; the real ones do not, so the ids are run.c's).
+  if (bos) tokens.insert(tokens.begin(), 1);
   if (eos) tokens.push_back(2);
   return tokens;
 }
