@@ -159,8 +159,9 @@ Gpt2Block::Gpt2Block(const Gpt2Config& config, int64_t layer) {
 }
 
 Tensor Gpt2Block::forward(const Tensor& x, int64_t start_pos, KVCache* cache, Generator* gen) {
-  const Tensor h = x + attn->forward(ln_1->forward(x), start_pos, cache, gen);  // (B, T, C)
-  return h + mlp->forward(ln_2->forward(h), gen);
+  // h = x + attn(ln_1(x)) and ln_2(h) in one pass
+  const auto [h, y] = ln_2->forward_add(x, attn->forward(ln_1->forward(x), start_pos, cache, gen));
+  return h + mlp->forward(y, gen);  // (B, T, C)
 }
 
 // ---------------------------------------------------------------------------------------------

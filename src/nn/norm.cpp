@@ -29,6 +29,10 @@ LayerNorm::LayerNorm(int64_t C, double epsilon, bool affine, bool with_bias)
 
 Tensor LayerNorm::forward(const Tensor& x) { return layer_norm(x, weight, bias, eps); }
 
+std::pair<Tensor, Tensor> LayerNorm::forward_add(const Tensor& x, const Tensor& residual) {
+  return add_layer_norm(x, residual, weight, bias, eps);
+}
+
 std::string LayerNorm::extra_repr() const {
   std::ostringstream os;  // (GCC 12 misreports -Wrestrict on chained string +)
   os << "(" << normalized_shape << ",), eps=" << py_repr(eps)

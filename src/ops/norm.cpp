@@ -62,6 +62,44 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
   });
 }
 
+// h = x + r, y = layer_norm(h): one kernel pass. Two single-output nodes carry the gradients:
+// h's node passes dh to x and r; y's node is layer_norm's backward with h as its input.
+std::pair<Tensor, Tensor> add_layer_norm(const Tensor& x, const Tensor& residual,
+                                         const Tensor& weight, const Tensor& bias, double eps) {
+  const int64_t C = check_norm_operands("add_layer_norm", x, weight, bias);
+  check_defined("add_layer_norm", residual, "residual");
+  check_same("add_layer_norm", {{"input", x}, {"residual", residual}});
+  NABLA_CHECK_SHAPE(residual.shape() == x.shape(), "add_layer_norm: residual ", residual.shape(),
+                    " does not match input ", x.shape(), " (no broadcasting)");
+  const int64_t N = C == 0 ? 0 : x.numel() / C;
+  const Tensor xd = dense(x), rd = dense(residual);
+  const Tensor wd = weight.defined() ? dense(weight) : Tensor();
+  const Tensor bd = bias.defined() ? dense(bias) : Tensor();
+  return dispatch_floating(x.dtype(), "add_layer_norm", [&](auto tag) {
+    using T = std::remove_pointer_t<decltype(tag)>;
+    using CT = compute_t<T>;
+    Tensor h = Tensor::empty(x.shape(), x.dtype());
+    Tensor y = Tensor::empty(x.shape(), x.dtype());
+    Tensor mean = Tensor::empty({N}, compute_dtype(x.dtype()));  // (N) saved for backward
+    Tensor rstd = Tensor::empty({N}, compute_dtype(x.dtype()));  // (N)
+    kernels::cpu::add_layer_norm_forward<T>(h.data<T>(), y.data<T>(), mean.data<CT>(),
+                                            rstd.data<CT>(), xd.data<T>(), rd.data<T>(),
+                                            data_or_null<T>(wd), data_or_null<T>(bd), N, C, eps);
+    const Tensor hs = h.detach(), ws = wd.defined() ? wd.detach() : Tensor();
+    h = autograd::record("add_layer_norm", h, {x, residual}, [](const Tensor& dh, Grads& g) {
+      g.add(0, dh);
+      g.add(1, dh);
+    });
+    y = autograd::record(
+        "add_layer_norm", y, {h, weight, bias}, [=](const Tensor& dy, Grads& g) {
+          kernels::cpu::layer_norm_backward<T>(g.ptr<T>(0), g.ptr<T>(1), g.ptr<T>(2), dy.data<T>(),
+                                               hs.data<T>(), data_or_null<T>(ws), mean.data<CT>(),
+                                               rstd.data<CT>(), N, C);
+        });
+    return std::pair<Tensor, Tensor>{h, y};
+  });
+}
+
 // y = x * rstd * w over the last dim, rstd = 1 / sqrt(mean(x^2) + eps); x: (N, C), w: (C).
 Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps) {
   const int64_t C = check_norm_operands("rms_norm", x, weight, Tensor());

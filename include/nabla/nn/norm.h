@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <utility>
 
 #include "nabla/nn/module.h"
 
@@ -15,6 +16,9 @@ class LayerNorm : public Module {
                      bool bias = true);
   /// x (..., C) -> (..., C).
   Tensor forward(const Tensor& x) override;
+  /// The pre-norm residual step: {h, forward(h)} with h = x + residual, in one pass
+  /// (add_layer_norm).
+  std::pair<Tensor, Tensor> forward_add(const Tensor& x, const Tensor& residual);
   std::string name() const override { return "LayerNorm"; }
   std::string extra_repr() const override;
 

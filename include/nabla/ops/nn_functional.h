@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "nabla/core/rng.h"
 #include "nabla/core/tensor.h"
@@ -19,6 +20,12 @@ Tensor embedding(const Tensor& indices, const Tensor& weight,
                  std::optional<int64_t> padding_idx = std::nullopt);
 /// Over the last dim: (x - mean) / sqrt(var + eps) * weight + bias; weight/bias may be undefined.
 Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, double eps = 1e-5);
+/// The pre-norm residual step in one pass: returns {h, layer_norm(h, weight, bias, eps)} with
+/// h = x + residual (same shape, no broadcasting). Both are the same bits as the separate add
+/// and layer_norm, and both carry gradients.
+std::pair<Tensor, Tensor> add_layer_norm(const Tensor& x, const Tensor& residual,
+                                         const Tensor& weight, const Tensor& bias,
+                                         double eps = 1e-5);
 /// Over the last dim: x / sqrt(mean(x^2) + eps) * weight.
 Tensor rms_norm(const Tensor& x, const Tensor& weight, double eps = 1e-5);
 /// Rotary position embeddings in Meta's Llama layout: x (B, T, H, D), each head vector's pairs

@@ -18,4 +18,4 @@
   X(embedding) X(layer_norm) X(rms_norm) X(dropout) X(mse_loss) X(binary_cross_entropy)        \
   X(binary_cross_entropy_with_logits) X(cross_entropy) X(nll_loss)                              \
   /* fused */                                                                                   \
-  X(causal_attention) X(rotary_embedding) X(swiglu)
+  X(causal_attention) X(rotary_embedding) X(swiglu) X(add_layer_norm)

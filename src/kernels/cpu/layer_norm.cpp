@@ -14,6 +14,29 @@ constexpr int64_t kParallelMin = 1 << 15;
 // Row chunks for parameter gradients: fixed (not the thread count) so sums are deterministic.
 constexpr int64_t kChunks = 32;
 
+// One row: mean and rstd in the compute type, then out = (x - mean) * rstd * w + b.
+template <typename T, typename CT>
+void layer_norm_row(T* out, CT& mean, CT& rstd, const T* x, const T* w, const T* b, int64_t C,
+                    double eps) {
+  CT s = 0;
+  for (int64_t c = 0; c < C; ++c) s += static_cast<CT>(x[c]);
+  const CT mu = s / static_cast<CT>(C);
+  CT v = 0;
+  for (int64_t c = 0; c < C; ++c) {
+    const CT d = static_cast<CT>(x[c]) - mu;
+    v += d * d;
+  }
+  const CT rs = CT(1) / std::sqrt(v / static_cast<CT>(C) + static_cast<CT>(eps));
+  for (int64_t c = 0; c < C; ++c) {
+    CT y = (static_cast<CT>(x[c]) - mu) * rs;
+    if (w) y *= static_cast<CT>(w[c]);
+    if (b) y += static_cast<CT>(b[c]);
+    out[c] = static_cast<T>(y);
+  }
+  mean = mu;
+  rstd = rs;
+}
+
 // dx += rstd * (g - mean(g) - xhat * mean(g * xhat)) for one row, g = dout * weight; also the
 // row's contributions to dweight (dout * xhat) and dbias (dout) into the chunk partials.
 template <typename T, typename CT>
@@ -42,28 +65,27 @@ void layer_norm_backward_row(T* dx, CT* pw, CT* pb, const T* dy, const T* x, con
 template <typename T>
 void layer_norm_forward(T* out, compute_t<T>* mean, compute_t<T>* rstd, const T* x,
                         const T* weight, const T* bias, int64_t N, int64_t C, double eps) {
+#pragma omp parallel for if (N * C > kParallelMin) schedule(static)
+  for (int64_t n = 0; n < N; ++n) {
+    layer_norm_row(out + n * C, mean[n], rstd[n], x + n * C, weight, bias, C, eps);
+  }
+}
+
+template <typename T>
+void add_layer_norm_forward(T* sum, T* out, compute_t<T>* mean, compute_t<T>* rstd, const T* x,
+                            const T* residual, const T* weight, const T* bias, int64_t N,
+                            int64_t C, double eps) {
   using CT = compute_t<T>;
 #pragma omp parallel for if (N * C > kParallelMin) schedule(static)
   for (int64_t n = 0; n < N; ++n) {
+    T* h = sum + n * C;
     const T* xr = x + n * C;
-    CT s = 0;
-    for (int64_t c = 0; c < C; ++c) s += static_cast<CT>(xr[c]);
-    const CT mu = s / static_cast<CT>(C);
-    CT v = 0;
+    const T* rr = residual + n * C;
+    // rounded to T before the statistics, as a separate add stores it
     for (int64_t c = 0; c < C; ++c) {
-      const CT d = static_cast<CT>(xr[c]) - mu;
-      v += d * d;
+      h[c] = static_cast<T>(static_cast<CT>(xr[c]) + static_cast<CT>(rr[c]));
     }
-    const CT rs = CT(1) / std::sqrt(v / static_cast<CT>(C) + static_cast<CT>(eps));
-    T* o = out + n * C;
-    for (int64_t c = 0; c < C; ++c) {
-      CT y = (static_cast<CT>(xr[c]) - mu) * rs;
-      if (weight) y *= static_cast<CT>(weight[c]);
-      if (bias) y += static_cast<CT>(bias[c]);
-      o[c] = static_cast<T>(y);
-    }
-    mean[n] = mu;
-    rstd[n] = rs;
+    layer_norm_row(out + n * C, mean[n], rstd[n], h, weight, bias, C, eps);
   }
 }
 
@@ -97,6 +119,8 @@ void layer_norm_backward(T* dx, T* dweight, T* dbias, const T* dout, const T* x,
 #define NABLA_INSTANTIATE(T)                                                                    \
   template void layer_norm_forward<T>(T*, compute_t<T>*, compute_t<T>*, const T*, const T*,      \
                                       const T*, int64_t, int64_t, double);                      \
+  template void add_layer_norm_forward<T>(T*, T*, compute_t<T>*, compute_t<T>*, const T*,      \
+                                          const T*, const T*, const T*, int64_t, int64_t, double); \
   template void layer_norm_backward<T>(T*, T*, T*, const T*, const T*, const T*,                 \
                                        const compute_t<T>*, const compute_t<T>*, int64_t, int64_t);
 NABLA_INSTANTIATE(float)
