@@ -82,7 +82,8 @@ void Adam::update(const std::vector<ParamUpdate>& updates) {
                                      .beta2 = group.betas->second,
                                      .eps = *group.eps,
                                      .weight_decay = *group.weight_decay,
-                                     .step = state.step};
+                                     .step = state.step,
+                                     .grad_scale = u.grad_scale};
     dispatch_floating(p.dtype(), name().c_str(), [&](auto tag) {
       using T = std::remove_pointer_t<decltype(tag)>;
       using S = compute_t<T>;

@@ -4,6 +4,7 @@
 #include "nabla/optim/optimizer.h"
 
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <set>
 #include <string_view>
@@ -126,7 +127,9 @@ void Optimizer::add_param_group(ParamGroup group) {
   groups_.push_back(std::move(group));
 }
 
-void Optimizer::step() {
+void Optimizer::step(double grad_scale) {
+  NABLA_CHECK(std::isfinite(grad_scale) && grad_scale > 0.0, name(),
+              ".step: grad_scale must be a positive finite number, got ", grad_scale);
   NoGradGuard no_grad;
   std::vector<ParamUpdate> updates;
   size_t index = 0;
@@ -137,7 +140,7 @@ void Optimizer::step() {
       if (!g.defined()) continue;
       NABLA_CHECK_SHAPE(g.shape() == p.shape() && g.dtype() == p.dtype(), name(),
                         ": gradient ", g.describe(), " does not match parameter ", p.describe());
-      updates.push_back({p, g.is_contiguous() ? g : copy_of(g), &st, &group});
+      updates.push_back({p, g.is_contiguous() ? g : copy_of(g), &st, &group, grad_scale});
     }
   }
   if (updates.empty()) return;

@@ -3,9 +3,11 @@
 
 #include <cmath>
 #include <type_traits>
+#include <vector>
 
 #include "nabla/core/dispatch.h"
 #include "nabla/kernels/cpu/adamw.h"
+#include "nabla/kernels/cpu/clip.h"
 
 namespace nabla::optim {
 
@@ -55,7 +57,14 @@ void SGD::update(const std::vector<ParamUpdate>& updates) {
     dispatch_floating(u.param.dtype(), "SGD", [&](auto tag) {
       using T = std::remove_pointer_t<decltype(tag)>;
       using S = compute_t<T>;
-      kernels::cpu::sgd_update(u.param.data<T>(), u.grad.data<T>(),
+      const T* grad = u.grad.data<T>();
+      std::vector<T> scaled;  // step(grad_scale): a scaled copy (SGD is no trainer's hot path)
+      if (u.grad_scale != 1.0) {
+        scaled.assign(grad, grad + u.grad.numel());
+        kernels::cpu::grad_scale(scaled.data(), u.grad.numel(), u.grad_scale);
+        grad = scaled.data();
+      }
+      kernels::cpu::sgd_update(u.param.data<T>(), grad,
                                use_buffer ? state.momentum_buffer.data<S>() : nullptr,
                                u.param.numel(), h);
     });

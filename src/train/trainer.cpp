@@ -193,15 +193,17 @@ StepStats Trainer::train_step() {
   NABLA_CHECK(std::isfinite(s.loss), "train: step ", step_ + 1, ": the loss is ", s.loss,
               "; the step was skipped and training stopped (", last_good,
               ")\n---> HINT: lower --lr, raise --warmup-steps or set --grad-clip");
-  // An infinite max_norm measures the norm without clipping.
-  s.grad_norm = optim::clip_grad_norm_(
+  // An infinite max_norm measures the norm without clipping. The clipping scale is applied
+  // inside the optimizer's pass over the gradients (the same bits as clip_grad_norm_).
+  const optim::GradNorm norm = optim::grad_norm(
       params_, opt_.grad_clip > 0 ? opt_.grad_clip : std::numeric_limits<double>::infinity());
+  s.grad_norm = norm.total;
   NABLA_CHECK(std::isfinite(s.grad_norm), "train: step ", step_ + 1, ": the gradient norm is ",
               s.grad_norm, "; the step was skipped and training stopped (", last_good,
               ")\n---> HINT: lower --lr or set --grad-clip");
   s.lr = lr_at(step_);
   for (optim::ParamGroup& g : optimizer_->param_groups()) g.lr = s.lr;
-  optimizer_->step();
+  optimizer_->step(norm.scale);
   optimizer_->zero_grad(true);
   s.step = ++step_;
   s.tokens = opt_.grad_accum * train_.global_batch_size() * train_.block_size();

@@ -1,5 +1,6 @@
 // clip_grad_norm_ against torch.nn.utils.clip_grad_norm_, a double reference, thread-count
-// determinism and the non-finite case.
+// determinism and the non-finite case; grad_norm with Optimizer::step(grad_scale) against
+// clip_grad_norm_ then step(), bit for bit.
 #include <cmath>
 #include <limits>
 
@@ -91,6 +92,83 @@ TEST(ClipGradNorm, SkipsParametersWithoutGradient) {
   EXPECT_FALSE(p.grad().defined());
   EXPECT_THAT([&] { clip_grad_norm_({q}, 1.0, 0.0); },
               ThrowsMessage<Error>(HasSubstr("norm_type must be a positive number or inf")));
+}
+
+// Clipping inside the optimizer's pass must give the parameters and state that clip_grad_norm_
+// then step() gives, bit for bit, for every optimizer and parameter dtype; the gradients are
+// left unscaled. Three steps, so that Adam's moments carry the scaled gradients forward.
+TEST(GradNorm, StepWithScaleEqualsClipThenStep) {
+  const std::vector<std::pair<const char*, MakeOptimizer>> optimizers = {
+      {"AdamW", [](Tensor w, Tensor b) -> std::unique_ptr<Optimizer> {
+         return std::make_unique<AdamW>(std::vector<Tensor>{w, b},
+                                        AdamWOptions{.lr = 1e-2, .weight_decay = 0.1});
+       }},
+      {"Adam", [](Tensor w, Tensor b) -> std::unique_ptr<Optimizer> {
+         return std::make_unique<Adam>(std::vector<Tensor>{w, b},
+                                       AdamOptions{.lr = 1e-2, .weight_decay = 0.1});
+       }},
+      {"SGD", [](Tensor w, Tensor b) -> std::unique_ptr<Optimizer> {
+         return std::make_unique<SGD>(std::vector<Tensor>{w, b},
+                                      SGDOptions{.lr = 0.1, .momentum = 0.9, .nesterov = true});
+       }},
+      {"SGD plain", [](Tensor w, Tensor b) -> std::unique_ptr<Optimizer> {
+         return std::make_unique<SGD>(std::vector<Tensor>{w, b}, SGDOptions{.lr = 0.1});
+       }}};
+  for (const DType dt : {kFloat32, kFloat64, kBFloat16}) {
+    for (const auto& [name, make] : optimizers) {
+      // 70000 weights: the multi-tensor kernel's parallel path
+      const Tensor w0 = from_values(random_values(70000, 1), dt);
+      const Tensor b0 = from_values(random_values(5, 2), dt);
+      Tensor w_ref = make_param(w0, dt), b_ref = make_param(b0, dt);
+      Tensor w = make_param(w0, dt), b = make_param(b0, dt);
+      const auto opt_ref = make(w_ref, b_ref);
+      const auto opt = make(w, b);
+      for (unsigned k = 0; k < 3; ++k) {
+        // gradients of norm ~150, 1.5 and 0.015: clipped to 1 in the first two steps only
+        const double mag = k == 0 ? 1.0 : k == 1 ? 0.01 : 1e-4;
+        std::vector<double> gw = random_values(70000, 10 + k), gb = random_values(5, 20 + k);
+        for (double& x : gw) x *= mag;
+        for (double& x : gb) x *= mag;
+        w_ref.set_grad(from_values(gw, dt));
+        b_ref.set_grad(from_values(gb, dt));
+        w.set_grad(from_values(gw, dt));
+        b.set_grad(from_values(gb, dt));
+        const double total_ref = clip_grad_norm_({w_ref, b_ref}, 1.0);
+        opt_ref->step();
+        const GradNorm n = grad_norm({w, b}, 1.0);
+        EXPECT_EQ(n.total, total_ref) << name;
+        EXPECT_EQ(n.scale < 1.0, k < 2) << name << " step " << k;
+        opt->step(n.scale);
+        EXPECT_TRUE(bitwise_equal(w, w_ref)) << name << " " << dt << " step " << k;
+        EXPECT_TRUE(bitwise_equal(b, b_ref)) << name << " " << dt << " step " << k;
+        EXPECT_TRUE(bitwise_equal(w.grad(), from_values(gw, dt))) << "gradient left unscaled";
+      }
+    }
+  }
+}
+
+TEST(GradNorm, ScaleIsOneWithinMaxNormOrWhenNotFinite) {
+  Tensor p = make_param(from_values({3, 4}, kFloat32));
+  p.set_grad(from_values({3, 4}, kFloat32));
+  EXPECT_EQ(grad_norm({p}, 10.0).scale, 1.0);
+  EXPECT_DOUBLE_EQ(grad_norm({p}, 10.0).total, 5.0);
+  EXPECT_DOUBLE_EQ(grad_norm({p}, 1.0).scale, 1.0 / (5.0 + 1e-6));
+  p.set_grad(from_values({3, std::numeric_limits<double>::infinity()}, kFloat32));
+  const GradNorm inf = grad_norm({p}, 1.0);
+  EXPECT_TRUE(std::isinf(inf.total));
+  EXPECT_EQ(inf.scale, 1.0);
+  EXPECT_EQ(grad_norm({make_param(from_values({1}, kFloat32))}, 1.0).total, 0.0);  // no grads
+}
+
+TEST(GradNorm, StepRejectsABadScale) {
+  Tensor p = make_param(from_values({1, 2}, kFloat32));
+  p.set_grad(from_values({1, 1}, kFloat32));
+  AdamW opt({p}, AdamWOptions{.lr = 0.1});
+  for (const double bad : {0.0, -1.0, std::nan(""), std::numeric_limits<double>::infinity()}) {
+    EXPECT_THAT([&] { opt.step(bad); },
+                ThrowsMessage<Error>(HasSubstr("AdamW.step: grad_scale must be a positive")));
+  }
+  EXPECT_EQ(p.to_vector(), (std::vector<double>{1, 2})) << "nothing updated";
 }
 
 }  // namespace

@@ -17,4 +17,17 @@ namespace nabla::optim {
 /// can detect it and skip the step.
 double clip_grad_norm_(const std::vector<Tensor>& params, double max_norm, double norm_type = 2.0);
 
+/// What clip_grad_norm_ measures: the total norm, and the factor it would scale the gradients
+/// by (1 when the norm is within max_norm or is not finite).
+struct GradNorm {
+  double total = 0.0;
+  double scale = 1.0;
+};
+
+/// clip_grad_norm_ without the scaling: the gradients are left untouched, so that the scale
+/// can be applied inside the optimizer's own pass over them (Optimizer::step(grad_scale)),
+/// which saves a read and a write of every gradient and gives the same parameters, bit for
+/// bit, as clip_grad_norm_ followed by step().
+GradNorm grad_norm(const std::vector<Tensor>& params, double max_norm, double norm_type = 2.0);
+
 }  // namespace nabla::optim

@@ -52,7 +52,13 @@ class Optimizer {
   /// One update of every parameter that has a gradient, in place, with grad mode off; bumps
   /// each updated parameter's storage version. Parameters whose grad() is undefined are
   /// skipped and their state is untouched.
-  virtual void step();
+  void step() { step(1.0); }
+  /// step() with every gradient first multiplied by grad_scale (a positive finite number),
+  /// inside the update's own pass over the gradients: the same bits as scaling them in place,
+  /// as clip_grad_norm_ does, then step(), with one read and write of every gradient less. The
+  /// .grad tensors are left as they were. With grad_norm (clip.h) for gradient clipping:
+  ///   opt.step(optim::grad_norm(params, 1.0).scale);
+  void step(double grad_scale);
   /// "SGD", "Adam", "AdamW": for error messages.
   virtual std::string name() const = 0;
 
@@ -92,6 +98,7 @@ class Optimizer {
     Tensor grad;
     ParamState* state;
     const ParamGroup* group;
+    double grad_scale;  ///< multiply grad by this first (rounded to its dtype): step(scale)
   };
   /// Updates every listed parameter in place (those with a gradient, in group order), so an
   /// optimizer can hand them all to one multi-tensor kernel.

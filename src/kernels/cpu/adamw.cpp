@@ -43,6 +43,15 @@ AdamCoeffs<S> adam_coeffs(const AdamParams& h, bool decoupled) {
       .l2 = !decoupled && h.weight_decay != 0.0};
 }
 
+// out = grad * scale stored in T, as clip's in-place scale stores it. A loop of its own that
+// stores: inside the update's expression the compiler could fuse the product into a following
+// add (an FMA) and skip that rounding.
+template <typename T, typename S>
+void scale_into(T* out, const T* grad, int64_t n, S scale) {
+#pragma omp simd
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<T>(static_cast<S>(grad[i]) * scale);
+}
+
 // One contiguous run of n elements. T: the parameter's storage type; S: compute/state type.
 template <typename T, typename S, bool kDecoupled>
 void adam_run(T* param, const T* grad, S* m, S* v, int64_t n, const AdamCoeffs<S>& c) {
@@ -87,12 +96,22 @@ void adam_multi(std::span<const AdamTensor<T>> tensors) {
     total += tensors[t].n;
   }
   const auto count = static_cast<int64_t>(chunks.size());
-#pragma omp parallel for if (total > kParallelThreshold) schedule(static)
-  for (int64_t k = 0; k < count; ++k) {
-    const Chunk& ch = chunks[static_cast<size_t>(k)];
-    const AdamTensor<T>& x = tensors[ch.tensor];
-    adam_run<T, S, kDecoupled>(x.param + ch.begin, x.grad + ch.begin, x.m + ch.begin,
-                               x.v + ch.begin, ch.len, coeffs[ch.tensor]);
+#pragma omp parallel if (total > kParallelThreshold)
+  {
+    std::vector<T> scaled;  // this thread's chunk of scaled gradients (in cache)
+#pragma omp for schedule(static)
+    for (int64_t k = 0; k < count; ++k) {
+      const Chunk& ch = chunks[static_cast<size_t>(k)];
+      const AdamTensor<T>& x = tensors[ch.tensor];
+      const T* grad = x.grad + ch.begin;
+      if (x.h.grad_scale != 1.0) {
+        scaled.resize(static_cast<size_t>(kChunk));
+        scale_into(scaled.data(), grad, ch.len, static_cast<S>(x.h.grad_scale));
+        grad = scaled.data();
+      }
+      adam_run<T, S, kDecoupled>(x.param + ch.begin, grad, x.m + ch.begin, x.v + ch.begin,
+                                 ch.len, coeffs[ch.tensor]);
+    }
   }
 }
 

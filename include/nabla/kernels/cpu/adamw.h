@@ -20,6 +20,9 @@ struct AdamParams {
   double eps = 1e-8;
   double weight_decay = 0.0;
   int64_t step = 1;
+  /// Each gradient is first multiplied by this and rounded to T, as clip_grad_norm_'s in-place
+  /// scale stores it: the same bits as that scale followed by the update, in one pass.
+  double grad_scale = 1.0;
 };
 
 /// AdamW (decoupled weight decay, torch.optim.AdamW): p *= 1 - lr*wd, then the Adam update.
