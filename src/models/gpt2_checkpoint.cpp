@@ -10,6 +10,7 @@
 #include "nabla/io/llmc.h"
 #include "nabla/io/safetensors.h"
 #include "nabla/models/gpt2.h"
+#include "nabla/nn/init.h"
 #include "nabla/ops/elementwise.h"
 #include "nabla/ops/reduce.h"
 
@@ -204,6 +205,7 @@ void Gpt2::save_pretrained(const std::string& dir) const {
 
 std::shared_ptr<Gpt2> Gpt2::from_pretrained(const std::string& dir) {
   const std::filesystem::path base(dir);
+  nn::init::SkipInitGuard skip_init;  // every parameter is set from the checkpoint
   auto model = std::make_shared<Gpt2>(Gpt2Config::load((base / "config.json").string()));
   model->load_hf_weights(io::load_safetensors((base / "model.safetensors").string()));
   return model;
@@ -225,6 +227,7 @@ std::shared_ptr<Gpt2> Gpt2::from_llmc(const std::string& path) {
   } catch (const Error& e) {
     throw IoError("llm.c: " + path + ": " + e.what());
   }
+  nn::init::SkipInitGuard skip_init;  // every parameter is set from the checkpoint
   auto model = std::make_shared<Gpt2>(c);
   model->load_hf_weights(ckpt.weights);
   return model;

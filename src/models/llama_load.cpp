@@ -4,6 +4,7 @@
 // from interleaved pairs to two halves for its rotate_half rotary embedding).
 #include <algorithm>
 #include <filesystem>
+#include <set>
 #include <string>
 
 #include "nabla/autograd/grad_mode.h"
@@ -12,6 +13,7 @@
 #include "nabla/io/torch_pth.h"
 #include "nabla/io/tp_checkpoint.h"
 #include "nabla/models/llama.h"
+#include "nabla/nn/init.h"
 #include "nabla/ops/elementwise.h"
 #include "nabla/ops/view.h"
 
@@ -22,16 +24,25 @@ namespace fs = std::filesystem;
 void Llama::load_weights(const io::Weights& w) {
   NoGradGuard no_grad;
   w.reset_used();
-  std::vector<std::pair<Tensor, const Tensor*>> copies;  // check everything before copying
+  std::vector<std::pair<Tensor, const Tensor*>> loads;  // check everything before loading
   for (const auto& [name, param] : named_parameters()) {
     const Tensor& src = w.at(name);
     NABLA_CHECK_IO(
         src.is_floating_point(), w.format(), ": ", name, " is ", src.dtype(),
         ", expected a floating dtype (", w.source(), ")");
-    copies.emplace_back(param, &w.get(name, param.shape(), src.dtype()));
+    loads.emplace_back(param, &w.get(name, param.shape(), src.dtype()));
   }
   w.check_all_used();
-  for (auto& [param, src] : copies) param.copy_(*src);
+  // Parameters take the checkpoint's tensors (no copy) where they can, but two parameters
+  // never share memory: a second one over the same bytes (a file whose tensors alias) copies.
+  std::set<const void*> taken;
+  for (auto& [param, src] : loads) {
+    if (src->numel() > 0 && !taken.insert(src->raw_data()).second) {
+      param.copy_(*src);
+    } else {
+      nn::init::load_(param, *src);
+    }
+  }
 }
 
 std::shared_ptr<Llama> Llama::from_llama2c(const std::string& path, int64_t max_seq_len) {
@@ -39,6 +50,7 @@ std::shared_ptr<Llama> Llama::from_llama2c(const std::string& path, int64_t max_
   LlamaConfig config = LlamaConfig::from_llama2c(ckpt.config);
   if (max_seq_len > 0)
     config.max_seq_len = max_seq_len;
+  nn::init::SkipInitGuard skip_init;  // every parameter is set from the checkpoint
   auto model = std::make_shared<Llama>(config);
   model->load_weights(ckpt.weights);
   return model;
@@ -164,6 +176,7 @@ std::shared_ptr<Llama> Llama::from_hf(const std::string& path, int64_t max_seq_l
   if (max_seq_len > 0)
     config.max_seq_len = max_seq_len;
   const io::Weights hf = io::load_safetensors_any(path);
+  nn::init::SkipInitGuard skip_init;  // every parameter is set from the checkpoint
   auto model = std::make_shared<Llama>(config);
   model->load_weights(llama_weights_from_hf(hf, config));
   return model;
@@ -243,6 +256,7 @@ std::shared_ptr<Llama> Llama::from_meta(const std::string& ckpt_dir, int64_t max
     config.vocab_size = merged.at("tok_embeddings.weight").size(0);
   }
   config.tie_embeddings = !merged.contains("output.weight");
+  nn::init::SkipInitGuard skip_init;  // every parameter is set from the checkpoint
   auto model = std::make_shared<Llama>(config);
   model->load_weights(merged);
   return model;

@@ -13,6 +13,7 @@
 #include "nabla/io/tp_checkpoint.h"
 #include "nabla/models/gpt2.h"
 #include "nabla/models/llama.h"
+#include "nabla/nn/init.h"
 
 namespace nabla::models {
 
@@ -176,6 +177,7 @@ std::shared_ptr<CausalLM> load_sharded(const std::string& dir, int64_t max_seq_l
   const std::string type = json.get_string("model_type", "");
   std::shared_ptr<CausalLM> model;
   if (type == "gpt2") {
+    nn::init::SkipInitGuard skip_init;  // every parameter is set from the checkpoint
     auto g = std::make_shared<Gpt2>(Gpt2Config::from_json(json));
     g->load_hf_weights(w);
     model = g;
@@ -186,6 +188,7 @@ std::shared_ptr<CausalLM> load_sharded(const std::string& dir, int64_t max_seq_l
     LlamaConfig c = LlamaConfig::from_hf_config(json);
     if (max_seq_len > 0)
       c.max_seq_len = max_seq_len;
+    nn::init::SkipInitGuard skip_init;
     auto l = std::make_shared<Llama>(c);
     l->load_weights(llama_weights_from_hf(w, c));
     model = l;

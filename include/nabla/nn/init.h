@@ -34,4 +34,26 @@ Tensor xavier_uniform_(Tensor tensor, double gain = 1.0);
 /// N(0, std^2), std = gain * sqrt(2 / (fan_in + fan_out)).
 Tensor xavier_normal_(Tensor tensor, double gain = 1.0);
 
+/// While one is alive, the functions above leave tensors as they are on this thread and draw
+/// nothing (transformers' no_init_weights, torch's skip_init): for loaders that build a model
+/// and then set every parameter from a checkpoint. The parameters stay uninitialised, and
+/// their memory is not touched until the loader writes it or replaces it (load_).
+class SkipInitGuard {
+ public:
+  SkipInitGuard();
+  ~SkipInitGuard();
+  SkipInitGuard(const SkipInitGuard&) = delete;
+  SkipInitGuard& operator=(const SkipInitGuard&) = delete;
+
+ private:
+  bool previous_;
+};
+
+/// Sets a parameter to a checkpoint's tensor of the same shape. When the dtypes match and
+/// value is contiguous and starts on a 64-byte line, the parameter takes value's storage
+/// (torch's `param.data = value`, load_state_dict(assign=True)): a tensor of a memory-mapped
+/// checkpoint then backs the parameter with no copy, copy-on-write. Otherwise value is copied
+/// (and converted) into it. The parameter keeps its identity, requires_grad and gradient.
+void load_(const Tensor& param, const Tensor& value);
+
 }  // namespace nabla::nn::init
