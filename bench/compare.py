@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Runs `nabla bench` and its PyTorch twin (bench/train_torch.py, bench/decode_torch.py, in
-PyTorch's fast configuration through bench/torch_env.sh) case by case, one after the other on
-the same machine, and prints a Markdown table with the ratios. Needs an idle machine.
+"""Runs the cases of `nabla bench`'s set (as `nabla bench --list` gives them) and their PyTorch
+twins (bench/train_torch.py, bench/decode_torch.py, in PyTorch's fast configuration through
+bench/torch_env.sh) case by case, one after the other on the same machine, and prints a
+Markdown table with the ratios. Needs an idle machine.
 Usage: bench/compare.py [--nabla build/nabla] [--threads 2] [--set standard|quick] [--json FILE]
 """
 import argparse
@@ -13,43 +14,29 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 PYTHON = "/usr/bin/python3"  # Debian's, which has python3-torch
 
-# (kind, flags shared by both sides)
-SETS = {
-    "standard": [
-        ("train", ["--model", "gpt2", "--batch-size", "4", "--seq-len", "64", "--steps", "10"]),
-        ("train", ["--model", "gpt2", "--batch-size", "4", "--seq-len", "64", "--steps", "10",
-                   "--dtype", "bf16"]),
-        ("train", ["--model", "gpt2", "--batch-size", "4", "--seq-len", "256", "--steps", "5"]),
-        ("train", ["--model", "gpt2-baby", "--batch-size", "12", "--seq-len", "64",
-                   "--steps", "50"]),
-        ("decode", ["--model", "stories15M", "--batch-size", "1"]),
-        ("decode", ["--model", "stories15M", "--batch-size", "8"]),
-        ("decode", ["--model", "stories110M", "--batch-size", "1"]),
-        ("decode", ["--model", "stories110M", "--batch-size", "8"]),
-    ],
-    "quick": [
-        ("train", ["--model", "gpt2-baby", "--batch-size", "12", "--seq-len", "64",
-                   "--steps", "20"]),
-        ("decode", ["--model", "stories15M", "--batch-size", "1", "--steps", "32"]),
-    ],
-}
-
 
 def run(cmd, env):
     out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
+def cases(nabla, set_name):
+    """The set's (kind, flags shared by both sides), as nabla lists them (bench --list)."""
+    out = subprocess.run([nabla, "bench", "--list", "--set", set_name], check=True,
+                         capture_output=True, text=True).stdout
+    return [(c["bench"], c["args"]) for c in map(json.loads, out.splitlines())]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--nabla", default="build/nabla")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--set", default="standard", choices=sorted(SETS))
+    ap.add_argument("--set", default="standard", choices=["standard", "quick"])
     ap.add_argument("--json", help="also write every result here, one JSON object per line")
     a = ap.parse_args()
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads))
     rows, results = [], []
-    for kind, flags in SETS[a.set]:
+    for kind, flags in cases(a.nabla, a.set):
         ours = run([a.nabla, "bench", kind, *flags, "--threads", str(a.threads), "--json"], env)
         twin = os.path.join(HERE, f"{kind}_torch.py")
         theirs = run([os.path.join(HERE, "torch_env.sh"), str(a.threads), PYTHON, twin, *flags],

@@ -28,7 +28,7 @@ struct Case {
   std::vector<std::string> flags;
 };
 
-// The same cases as bench/compare.py's sets, which adds PyTorch's side.
+// bench/compare.py reads these (bench --list) and adds PyTorch's side.
 std::vector<Case> cases_of(const std::string& set) {
   const std::vector<std::string> t64 = {"--model", "gpt2", "--batch-size", "4", "--seq-len", "64"};
   auto with = [](std::vector<std::string> a, std::initializer_list<std::string> b) {
@@ -97,6 +97,13 @@ std::string fixed(double v, int digits) {
 }
 
 }  // namespace
+
+int bench_list(const std::string& set) {
+  for (const Case& c : cases_of(set)) {
+    std::cout << nlohmann::json{{"bench", c.kind}, {"args", c.flags}}.dump() << "\n";
+  }
+  return 0;
+}
 
 int bench_set(const std::string& set, int64_t threads, bool json) {
   const std::vector<Case> cases = cases_of(set);

@@ -11,4 +11,9 @@ namespace nabla::cli {
 /// object per line (json).
 int bench_set(const std::string& set, int64_t threads, bool json);
 
+/// Prints the cases of set without running them, one JSON object per line:
+/// {"bench": "train", "args": ["--model", "gpt2", ...]}. bench/compare.py runs each case and
+/// its PyTorch twin from this list, so the set is written down once, here.
+int bench_list(const std::string& set);
+
 }  // namespace nabla::cli

@@ -44,7 +44,7 @@ namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kUsage =
-    "usage: nabla bench [--set standard|quick] [--threads K] [--json]\n"
+    "usage: nabla bench [--set standard|quick] [--threads K] [--json] [--list]\n"
     "       nabla bench train  [--model PRESET|config.json] [--batch-size B] [--seq-len T]\n"
     "                          [--steps N] [--warmup N] [--dropout P] [common options]\n"
     "       nabla bench decode [--model PATH|PRESET] [--batch-size B] [--steps N] [--warmup N]\n"
@@ -54,7 +54,8 @@ constexpr const char* kUsage =
     "  no mode: the standard set (GPT-2 124M training f32/bf16 at T=64 and 256, the baby GPT,\n"
     "          decoding the stories15M/110M shapes at batch 1 and 8), each case in its own\n"
     "          process, as one table with MFU against the f32 (or bf16) peak measured first;\n"
-    "          --set quick: two short cases.\n"
+    "          --set quick: two short cases; --list prints the set's cases as JSON lines\n"
+    "          without running them (bench/compare.py runs them and PyTorch's twins).\n"
     "  train:  GPT-2 training steps on random tokens; --model a GPT-2 preset (default gpt2)\n"
     "          or a config.json; --batch-size 4, --seq-len 64, --steps 10, --warmup 2,\n"
     "          --dropout 0 (as nanoGPT's bench.py).\n"
@@ -74,7 +75,7 @@ struct Options {
   int64_t batch_size = -1, seq_len = 64, steps = -1, warmup = -1, threads = 0;
   double dropout = 0.0;
   uint64_t seed = 0;
-  bool json = false, help = false;
+  bool json = false, help = false, list = false;
 };
 
 Options parse(const Args& args) {
@@ -89,6 +90,10 @@ Options parse(const Args& args) {
     }
     if (a == "--json") {
       o.json = true;
+      continue;
+    }
+    if (a == "--list") {
+      o.list = true;
       continue;
     }
     NABLA_CHECK(a.rfind("--", 0) == 0, "bench: unexpected argument '", a, "'\n", kUsage);
@@ -114,6 +119,8 @@ Options parse(const Args& args) {
               "got '", o.mode, "'\n", kUsage);
   NABLA_CHECK(o.set == "standard" || o.set == "quick", "bench: --set must be standard or quick, "
               "got '", o.set, "'\n", kUsage);
+  NABLA_CHECK(!o.list || o.mode.empty(), "bench: --list lists the standard set's cases; it takes "
+              "no mode, got '", o.mode, "'\n", kUsage);
   NABLA_CHECK(o.mode != "perplexity" || (!o.model.empty() && !o.data.empty()),
               "bench perplexity: --model and --data are required\n", kUsage);
   if (o.mode == "train") {
@@ -353,6 +360,7 @@ int cmd_bench(const Args& args) {
     return 0;
   }
   if (o.threads > 0) set_num_threads(static_cast<int>(o.threads));
+  if (o.list) return bench_list(o.set);
   if (o.mode.empty()) return bench_set(o.set, o.threads, o.json);
   if (o.mode == "perplexity") return bench_perplexity(o);
   return o.mode == "train" ? bench_train(o) : bench_decode(o);

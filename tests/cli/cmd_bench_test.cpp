@@ -2,6 +2,7 @@
 // (tokens/s from ms/step, the parameter count of the model built), and bad flags fail with a
 // message. Speed itself is measured by bench/compare.py, never asserted here.
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <sstream>
@@ -114,6 +115,27 @@ TEST_F(CmdBench, QuickSetReportsEachCaseWithMfu) {
   EXPECT_THAT(table.out, HasSubstr("| bench | model | shape | ms/step | tok/s | GFLOP/s | MFU |"));
   EXPECT_THAT(table.out, HasSubstr("| train | gpt2-baby | B=12 T=64 |"));
   EXPECT_THAT(table.out, HasSubstr("| decode | stories15M | B=1 |"));
+}
+
+// bench/compare.py takes the set from --list: the cases that `nabla bench` runs, not run.
+TEST_F(CmdBench, ListPrintsTheSetsCasesWithoutRunningThem) {
+  const CliResult r = run_nabla("bench --list --set quick");
+  ASSERT_EQ(r.status, 0) << r.out;
+  std::istringstream lines(r.out);
+  std::vector<nlohmann::json> cases;
+  for (std::string line; std::getline(lines, line);) cases.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(cases.size(), 2u) << r.out;
+  EXPECT_EQ(cases[0]["bench"], "train");
+  EXPECT_EQ(cases[1]["bench"], "decode");
+  const auto args = cases[1]["args"].get<std::vector<std::string>>();
+  EXPECT_THAT(args, ::testing::ElementsAre("--model", "stories15M", "--batch-size", "1",
+                                           "--steps", "16"));
+  const CliResult standard = run_nabla("bench --list");
+  ASSERT_EQ(standard.status, 0) << standard.out;
+  EXPECT_EQ(std::count(standard.out.begin(), standard.out.end(), '\n'), 8) << standard.out;
+  const CliResult bad = run_nabla("bench train --list");
+  EXPECT_NE(bad.status, 0);
+  EXPECT_THAT(bad.out, HasSubstr("bench: --list lists the standard set's cases; it takes no mode"));
 }
 
 // The quality side of --dtype on a real model: stories260K over the first 8 x 4 x 64 tokens of
