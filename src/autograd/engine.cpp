@@ -116,7 +116,7 @@ void run_backward(const Tensor& root, const Tensor& gradient, bool retain_graph)
     for (size_t i = 0; i < node->next.size(); ++i) {
       const Edge& e = node->next[i];
       Tensor gi = e.needed() ? grads.take(i) : Tensor();
-      if (e.leaf && gi.defined()) accumulate_leaf(*e.leaf, gi);
+      if (e.leaf && gi.defined() && !grads.in_place(i)) accumulate_leaf(*e.leaf, gi);
       if (e.leaf && !e.leaf->grad_hooks.empty()) {
         // Every edge into the leaf counts, with or without a gradient, so hooks run once.
         if (--consumers.hooked_leaves[e.leaf.get()] == 0) run_grad_hooks(e.leaf);

@@ -6,6 +6,7 @@
 
 #include "nabla/autograd/grad_mode.h"
 #include "nabla/autograd/owned.h"
+#include "nabla/kernels/cpu/copy.h"
 
 namespace nabla::autograd {
 
@@ -67,7 +68,8 @@ Tensor record(const char* op, Tensor out, const std::vector<Tensor>& inputs, Bac
   return record_impl(op, std::move(out), inputs, std::move(fn));
 }
 
-Grads::Grads(const std::vector<Edge>& edges) : edges_(edges), grads_(edges.size()) {}
+Grads::Grads(const std::vector<Edge>& edges)
+    : edges_(edges), grads_(edges.size()), in_place_(edges.size(), false) {}
 
 bool Grads::needs(size_t i) const {
   NABLA_ASSERT(i < edges_.size(), "input ", i, " of ", edges_.size());
@@ -75,7 +77,18 @@ bool Grads::needs(size_t i) const {
 }
 
 Tensor& Grads::zeroed(size_t i) {
-  if (!needs(i)) return grads_[i];  // stays undefined
+  if (!needs(i) || in_place_[i]) return grads_[i];  // stays undefined, or is the leaf's .grad
+  const Edge& e = edges_[i];
+  if (!grads_[i].defined() && e.leaf && e.leaf->grad) {
+    // The engine would add this gradient into the leaf's .grad in place (accumulate_leaf):
+    // the kernel's += does it directly, and the sum is the same.
+    Tensor acc(e.leaf->grad);
+    if (acc.is_contiguous() && acc.dtype() == e.dtype && acc.shape() == e.shape) {
+      grads_[i] = acc;
+      in_place_[i] = true;
+      return grads_[i];
+    }
+  }
   if (!grads_[i].defined()) {
     Tensor z = Tensor::empty(edges_[i].shape, edges_[i].dtype);
     std::memset(z.raw_data(), 0, z.nbytes());
@@ -94,6 +107,9 @@ void Grads::add(size_t i, const Tensor& grad) {
                " of dtype ", edges_[i].dtype);
   if (!grads_[i].defined()) {
     grads_[i] = grad;
+  } else if (in_place_[i]) {  // the leaf's .grad: add in place, never into a copy
+    const Tensor src = grad.is_contiguous() ? grad : owned_contiguous(grad);
+    kernels::cpu::add_inplace(grads_[i].raw_data(), src.raw_data(), src.dtype(), src.numel());
   } else {
     accumulate_into(grads_[i], grad);
   }

@@ -1,5 +1,5 @@
-// The backward engine on hand-recorded ops (no ops layer): accumulation, ordering, errors,
-// post-accumulate-grad hooks.
+// The backward engine on hand-recorded ops (no ops layer): accumulation (in place into an
+// existing .grad), ordering, errors, post-accumulate-grad hooks.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -131,6 +131,53 @@ TEST(Engine, GradHooksOnlyOnLeavesThatRequireGrad) {
       ::testing::ThrowsMessage<Error>(HasSubstr("shape [] with requires_grad=False")));
   EXPECT_THAT([&] { x.register_post_accumulate_grad_hook(nullptr); },
               ::testing::ThrowsMessage<Error>(HasSubstr("the hook is empty")));
+}
+
+// y = sum(x) over a 1-D f64 tensor; its backward adds dy through ptr() and then `extra`
+// through add(), the two ways a closure hands in a gradient.
+Tensor sum_plus(const Tensor& x, double extra) {
+  Tensor y = scalar(0.0);
+  const int64_t n = x.numel();
+  for (int64_t i = 0; i < n; ++i) y.data<double>()[0] += x.at({i});
+  return autograd::record("sum_plus", y, {x}, [n, extra](const Tensor& dy, autograd::Grads& g) {
+    double* dx = g.ptr<double>(0);
+    for (int64_t i = 0; i < n; ++i) dx[i] += dy.item();
+    Tensor e = Tensor::empty({n}, kFloat64);
+    for (int64_t i = 0; i < n; ++i) e.data<double>()[i] = extra;
+    g.add(0, e);
+  });
+}
+
+Tensor vector_of(std::vector<double> v) {
+  Tensor t = Tensor::empty({static_cast<int64_t>(v.size())}, kFloat64);
+  for (size_t i = 0; i < v.size(); ++i) t.data<double>()[i] = v[i];
+  return t;
+}
+
+// A leaf that already has a contiguous .grad: ptr() hands out that .grad and the closure adds
+// into it, with no second buffer; add() then adds in place too. Handles to .grad see the sum,
+// as with PyTorch's in-place accumulation, and the hook runs once, on the final value.
+TEST(Engine, KernelsAddIntoAnExistingGradInPlace) {
+  Tensor x = vector_of({1, 2, 3}).requires_grad_();
+  std::vector<std::vector<double>> seen;
+  x.register_post_accumulate_grad_hook([&](const Tensor& t) { seen.push_back(t.grad().to_vector()); });
+  sum_plus(x, 0.5).backward();  // no .grad yet: a zeroed buffer, then .grad
+  const Tensor held = x.grad();
+  const void* storage = held.raw_data();
+  sum_plus(x, 0.25).backward(scalar(2.0));
+  EXPECT_EQ(x.grad().raw_data(), storage) << "accumulated in place";
+  EXPECT_EQ(held.to_vector(), (std::vector<double>{3.75, 3.75, 3.75}));  // 1.5 + 2 + 0.25
+  EXPECT_EQ(seen, (std::vector<std::vector<double>>{{1.5, 1.5, 1.5}, {3.75, 3.75, 3.75}}));
+}
+
+// A non-contiguous .grad (set by hand) is not handed out: the gradient is summed on its own and
+// accumulated after, as before.
+TEST(Engine, NonContiguousGradIsNotHandedOut) {
+  Tensor x = vector_of({1, 2}).requires_grad_();
+  const Tensor wide = vector_of({10, 0, 20, 0});
+  x.set_grad(Tensor::make_view(wide.storage(), {2}, {2}, 0, kFloat64));  // stride 2
+  sum_plus(x, 1.0).backward();
+  EXPECT_EQ(x.grad().to_vector(), (std::vector<double>{12, 22}));
 }
 
 }  // namespace
