@@ -36,6 +36,22 @@ const T* data_or_null(const Tensor& t) {
   return t.defined() ? t.data<T>() : nullptr;
 }
 
+// Records y = layer_norm(input) with its backward: xs is the normalised rows' dense data
+// (input's, detached), mean and rstd the saved row statistics.
+template <typename T>
+Tensor record_layer_norm(const char* op, const Tensor& y, const Tensor& input,
+                         const Tensor& weight, const Tensor& bias, const Tensor& xs,
+                         const Tensor& wd, const Tensor& mean, const Tensor& rstd, int64_t N,
+                         int64_t C) {
+  using CT = compute_t<T>;
+  const Tensor ws = wd.defined() ? wd.detach() : Tensor();
+  return autograd::record(op, y, {input, weight, bias}, [=](const Tensor& dy, Grads& g) {
+    kernels::cpu::layer_norm_backward<T>(g.ptr<T>(0), g.ptr<T>(1), g.ptr<T>(2), dy.data<T>(),
+                                         xs.data<T>(), data_or_null<T>(ws), mean.data<CT>(),
+                                         rstd.data<CT>(), N, C);
+  });
+}
+
 }  // namespace
 
 // y = (x - mean) * rstd * w + b over the last dim; x: (N, C), w, b: (C) or undefined.
@@ -52,13 +68,8 @@ Tensor layer_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, dou
     Tensor rstd = Tensor::empty({N}, compute_dtype(x.dtype()));  // (N)
     kernels::cpu::layer_norm_forward<T>(y.data<T>(), mean.data<CT>(), rstd.data<CT>(), xd.data<T>(),
                                         data_or_null<T>(wd), data_or_null<T>(bd), N, C, eps);
-    const Tensor xs = xd.detach(), ws = wd.defined() ? wd.detach() : Tensor();
-    return autograd::record(
-        "layer_norm", y, {x, weight, bias}, [=](const Tensor& dy, Grads& g) {
-          kernels::cpu::layer_norm_backward<T>(g.ptr<T>(0), g.ptr<T>(1), g.ptr<T>(2), dy.data<T>(),
-                                               xs.data<T>(), data_or_null<T>(ws), mean.data<CT>(),
-                                               rstd.data<CT>(), N, C);
-        });
+    return record_layer_norm<T>("layer_norm", y, x, weight, bias, xd.detach(), wd, mean, rstd,
+                                N, C);
   });
 }
 
@@ -85,17 +96,12 @@ std::pair<Tensor, Tensor> add_layer_norm(const Tensor& x, const Tensor& residual
     kernels::cpu::add_layer_norm_forward<T>(h.data<T>(), y.data<T>(), mean.data<CT>(),
                                             rstd.data<CT>(), xd.data<T>(), rd.data<T>(),
                                             data_or_null<T>(wd), data_or_null<T>(bd), N, C, eps);
-    const Tensor hs = h.detach(), ws = wd.defined() ? wd.detach() : Tensor();
+    const Tensor hs = h.detach();
     h = autograd::record("add_layer_norm", h, {x, residual}, [](const Tensor& dh, Grads& g) {
       g.add(0, dh);
       g.add(1, dh);
     });
-    y = autograd::record(
-        "add_layer_norm", y, {h, weight, bias}, [=](const Tensor& dy, Grads& g) {
-          kernels::cpu::layer_norm_backward<T>(g.ptr<T>(0), g.ptr<T>(1), g.ptr<T>(2), dy.data<T>(),
-                                               hs.data<T>(), data_or_null<T>(ws), mean.data<CT>(),
-                                               rstd.data<CT>(), N, C);
-        });
+    y = record_layer_norm<T>("add_layer_norm", y, h, weight, bias, hs, wd, mean, rstd, N, C);
     return std::pair<Tensor, Tensor>{h, y};
   });
 }

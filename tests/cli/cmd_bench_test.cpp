@@ -29,6 +29,14 @@ CliResult run_nabla(const std::string& args) {
                               " < /dev/null 2>&1");
 }
 
+// One JSON object per line of out.
+std::vector<nlohmann::json> json_lines(const std::string& out) {
+  std::istringstream lines(out);
+  std::vector<nlohmann::json> rows;
+  for (std::string line; std::getline(lines, line);) rows.push_back(nlohmann::json::parse(line));
+  return rows;
+}
+
 class CmdBench : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -86,9 +94,7 @@ TEST_F(CmdBench, PlainOutputIsOneLine) {
 TEST_F(CmdBench, QuickSetReportsEachCaseWithMfu) {
   const CliResult r = run_nabla("bench --set quick --json");
   ASSERT_EQ(r.status, 0) << r.out;
-  std::istringstream lines(r.out);
-  std::vector<nlohmann::json> rows;
-  for (std::string line; std::getline(lines, line);) rows.push_back(nlohmann::json::parse(line));
+  const std::vector<nlohmann::json> rows = json_lines(r.out);
   ASSERT_EQ(rows.size(), 3u) << r.out;
   EXPECT_EQ(rows[0]["bench"], "peak");
   EXPECT_EQ(rows[0]["threads"], 1);
@@ -121,9 +127,7 @@ TEST_F(CmdBench, QuickSetReportsEachCaseWithMfu) {
 TEST_F(CmdBench, ListPrintsTheSetsCasesWithoutRunningThem) {
   const CliResult r = run_nabla("bench --list --set quick");
   ASSERT_EQ(r.status, 0) << r.out;
-  std::istringstream lines(r.out);
-  std::vector<nlohmann::json> cases;
-  for (std::string line; std::getline(lines, line);) cases.push_back(nlohmann::json::parse(line));
+  const std::vector<nlohmann::json> cases = json_lines(r.out);
   ASSERT_EQ(cases.size(), 2u) << r.out;
   EXPECT_EQ(cases[0]["bench"], "train");
   EXPECT_EQ(cases[1]["bench"], "decode");
