@@ -178,12 +178,14 @@ void dots(const float* __restrict a, const W& w, int64_t n0, int64_t K, float* o
 }
 
 #if defined(__AVX512F__)
-// Several rows of A at once (batched decoding): each weight step is widened once and used for
-// MI rows, R weight rows at a time (bf16 and int8 weights). Every (row, weight row) pair keeps the lanes and order of
-// dots(), so the results are bitwise those of dots() row by row.
+// Several rows of A at once (batched decoding): each weight step is loaded (and widened) once
+// into registers and used for MI rows, R weight rows at a time. Only the first tile over a pair
+// of weight rows prefetches (prefetch): the others would repeat its requests. Every (row,
+// weight row) pair keeps the lanes and order of dots(), so the results are bitwise those of
+// dots() row by row.
 template <int R, int MI, class W>
 void dots_tile(const float* __restrict A, int64_t lda, const W& w, int64_t n0, int64_t K,
-               float (*out)[R]) {
+               bool prefetch, float (*out)[R]) {
   const int64_t body = K - K % kLanes;
   __m512 acc[MI][R][2];
   for (int i = 0; i < MI; ++i) {
@@ -191,8 +193,14 @@ void dots_tile(const float* __restrict A, int64_t lda, const W& w, int64_t n0, i
   }
   for (int64_t k = 0; k < body; k += kLanes) {
     __m512 wv[R][2];
-    for (int r = 0; r < R; ++r) w.prefetch(n0 + r + kPrefetchRows, k);
-    for (int r = 0; r < R; ++r) w.widen(n0 + r, k, wv[r][0], wv[r][1]);
+    if (prefetch) {
+      for (int r = 0; r < R; ++r) w.prefetch(n0 + r + kPrefetchRows, k);
+    }
+    for (int r = 0; r < R; ++r) {
+      w.widen(n0 + r, k, wv[r][0], wv[r][1]);
+      // Keep the widened step in registers: folded into each FMA it would be loaded MI times.
+      __asm__("" : "+v"(wv[r][0]), "+v"(wv[r][1]));
+    }
     for (int i = 0; i < MI; ++i) {
       const __m512 a0 = _mm512_loadu_ps(A + i * lda + k), a1 = _mm512_loadu_ps(A + i * lda + k + 16);
       for (int r = 0; r < R; ++r) {
@@ -211,12 +219,12 @@ void dots_tile(const float* __restrict A, int64_t lda, const W& w, int64_t n0, i
 // d[i][r] for rows [i0, i0 + mi) of A (mi <= 4) and weight rows n0, n0 + 1.
 template <class W>
 void dots_rows(int64_t mi, const float* A, int64_t lda, const W& w, int64_t n0, int64_t K,
-               float (*d)[2]) {
+               bool prefetch, float (*d)[2]) {
   switch (mi) {
-    case 1: dots_tile<2, 1>(A, lda, w, n0, K, d); break;
-    case 2: dots_tile<2, 2>(A, lda, w, n0, K, d); break;
-    case 3: dots_tile<2, 3>(A, lda, w, n0, K, d); break;
-    default: dots_tile<2, 4>(A, lda, w, n0, K, d); break;
+    case 1: dots_tile<2, 1>(A, lda, w, n0, K, prefetch, d); break;
+    case 2: dots_tile<2, 2>(A, lda, w, n0, K, prefetch, d); break;
+    case 3: dots_tile<2, 3>(A, lda, w, n0, K, prefetch, d); break;
+    default: dots_tile<2, 4>(A, lda, w, n0, K, prefetch, d); break;
   }
 }
 #endif
@@ -236,13 +244,13 @@ void gemv_impl(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int
   for (int64_t b = 0; b < blocks; ++b) {
     const int64_t j0 = b * kBlock, rows = N - j0 < kBlock ? N - j0 : kBlock;
 #if defined(__AVX512F__)
-    // Measured: tiles pay where widening costs (bf16, int8); f32 runs faster row by row.
-    if (W::kWidens && M > 1 && rows == kBlock) {
+    // Tiles load each weight step once for four rows of A, where row by row loads it per row.
+    if (M > 1 && rows == kBlock) {
       for (int64_t r0 = 0; r0 < kBlock; r0 += 2) {
         for (int64_t i0 = 0; i0 < M; i0 += 4) {
           const int64_t mi = M - i0 < 4 ? M - i0 : 4;
           float d[4][2];
-          dots_rows(mi, A + i0 * lda, lda, w, j0 + r0, K, d);
+          dots_rows(mi, A + i0 * lda, lda, w, j0 + r0, K, i0 == 0, d);
           for (int64_t i = 0; i < mi; ++i) {
             for (int64_t r = 0; r < 2; ++r) store(i0 + i, j0 + r0 + r, d[i][r]);
           }

@@ -18,8 +18,8 @@ void gemv_rows(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int
                const float* W, int64_t ldw, float beta, float* C, int64_t ldc,
                const float* bias);
 
-/// gemv_rows with W in bf16 (uint16 bit patterns, row stride ldw): each block of weight rows
-/// is widened to f32 once and then used for every row of A, so the result is bitwise that of
+/// gemv_rows with W in bf16 (uint16 bit patterns, row stride ldw): each step of weights is
+/// widened to f32 in registers once for up to four rows of A, so the result is bitwise that of
 /// gemv_rows on the widened weights. Half the bytes of f32 to stream.
 void gemv_rows_bf16(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
                     const uint16_t* W, int64_t ldw, float beta, float* C, int64_t ldc,
