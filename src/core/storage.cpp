@@ -1,8 +1,11 @@
-// Aligned host allocation for tensor storage, with a cache of large freed buffers.
+// Aligned host allocation for tensor storage, with a cache of large freed buffers, and the
+// page hint for storage over a file mapping.
 #include "nabla/core/storage.h"
 
+#include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <mutex>
 #include <new>
@@ -110,8 +113,20 @@ Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device
   NABLA_CHECK(data_ != nullptr, "storage: cannot allocate ", nbytes, " bytes");
 }
 
-Storage::Storage(void* data, size_t nbytes, Device device, std::function<void(void*)> deleter)
-    : data_(data), nbytes_(nbytes), device_(device), deleter_(std::move(deleter)) {}
+Storage::Storage(void* data, size_t nbytes, Device device, std::function<void(void*)> deleter,
+                 bool file_pages)
+    : data_(data), nbytes_(nbytes), device_(device), deleter_(std::move(deleter)),
+      file_pages_(file_pages) {}
+
+void Storage::release_file_pages(size_t offset, size_t nbytes) const {
+  if (!file_pages_ || offset >= nbytes_ || nbytes == 0) return;
+  nbytes = std::min(nbytes, nbytes_ - offset);
+  const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(data_) + offset;
+  // Whole pages only: the partial pages at either end may hold a neighbouring tensor.
+  const uintptr_t lo = (begin + page - 1) / page * page, hi = (begin + nbytes) / page * page;
+  if (hi > lo) ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_PAGEOUT);
+}
 
 Storage::~Storage() {
   if (deleter_) {

@@ -53,7 +53,8 @@ std::shared_ptr<Storage> map_file(const std::string& path, const std::string& fo
   // this process's copy and can neither crash on a read-only page nor reach the file.
   void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, f.fd, 0);
   if (p == MAP_FAILED) fail(format, path, -1, "mmap of " + std::to_string(size) + " bytes failed: " + errno_text());
-  return std::make_shared<Storage>(p, size, Device(), [size](void* q) { ::munmap(q, size); });
+  return std::make_shared<Storage>(
+      p, size, Device(), [size](void* q) { ::munmap(q, size); }, /*file_pages=*/true);
 }
 
 bool mul_ok(int64_t a, int64_t b, int64_t* out) {
@@ -77,8 +78,15 @@ Tensor view_bytes(const std::shared_ptr<Storage>& file, int64_t offset, const Sh
     std::memcpy(t.raw_data(), src, nbytes);
     return t;
   }
-  auto storage = std::make_shared<Storage>(src, nbytes, file->device(),
-                                           [keep = file](void*) mutable { keep.reset(); });
+  // When the view dies its pages go back to the kernel, not only when the file's last view
+  // does: a model that packs its weights to int8 frees the f32 ones one by one.
+  auto storage = std::make_shared<Storage>(
+      src, nbytes, file->device(),
+      [keep = file, offset, nbytes](void*) mutable {
+        keep->release_file_pages(static_cast<size_t>(offset), nbytes);
+        keep.reset();
+      },
+      file->file_pages());
   return Tensor::make_view(storage, shape, contiguous_strides(shape), 0, dtype);
 }
 

@@ -41,7 +41,8 @@ T load_le(const uint8_t* base, size_t offset) {
 
 /// A tensor over nbytes of `file` at `offset`, sharing it without a copy when the address is
 /// aligned for dtype, copying otherwise. Each tensor gets its own Storage (its own version
-/// counter) that keeps the file's Storage alive.
+/// counter) that keeps the file's Storage alive and, when it dies, hands its whole pages back
+/// to the kernel (Storage::release_file_pages).
 Tensor view_bytes(const std::shared_ptr<Storage>& file, int64_t offset, const Shape& shape,
                   DType dtype);
 

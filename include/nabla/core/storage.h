@@ -17,7 +17,10 @@ class Storage {
   /// Allocates nbytes (uninitialised); throws nabla::Error when the allocation fails.
   Storage(size_t nbytes, Device device);
   /// Wraps memory owned elsewhere (e.g. a memory-mapped file); deleter runs on destruction.
-  Storage(void* data, size_t nbytes, Device device, std::function<void(void*)> deleter);
+  /// file_pages: the memory is a private mapping of a file, whose untouched pages the kernel
+  /// can drop and read again from the file (see io's view_bytes).
+  Storage(void* data, size_t nbytes, Device device, std::function<void(void*)> deleter,
+          bool file_pages = false);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -27,6 +30,12 @@ class Storage {
   Device device() const { return device_; }
   uint64_t version() const { return version_; }
   void bump_version() { ++version_; }
+  bool file_pages() const { return file_pages_; }
+  /// For file pages: hands the whole pages within [offset, offset + nbytes) back to the
+  /// kernel, which reads them from the file again if they are touched (a page this process
+  /// wrote stays: it is no longer the file's). A hint: does nothing for other storage, or
+  /// where the kernel declines (MADV_PAGEOUT needs Linux 5.4 and the file's owner or root).
+  void release_file_pages(size_t offset, size_t nbytes) const;
 
  private:
   void* data_ = nullptr;
@@ -34,6 +43,7 @@ class Storage {
   Device device_;
   uint64_t version_ = 0;
   std::function<void(void*)> deleter_;
+  bool file_pages_ = false;
 };
 
 /// Bytes of freed buffers that nabla keeps for reuse. Every step of training or decoding frees
