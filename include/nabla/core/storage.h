@@ -17,8 +17,8 @@ class Storage {
   /// Allocates nbytes (uninitialised); throws nabla::Error when the allocation fails.
   Storage(size_t nbytes, Device device);
   /// Wraps memory owned elsewhere (e.g. a memory-mapped file); deleter runs on destruction.
-  /// file_pages: the memory is a private mapping of a file, whose untouched pages the kernel
-  /// can drop and read again from the file (see io's view_bytes).
+  /// file_pages: the memory is a private mapping of a file, whose pages (those this process
+  /// has not written) the kernel can drop and read again from the file (see io's view_bytes).
   Storage(void* data, size_t nbytes, Device device, std::function<void(void*)> deleter,
           bool file_pages = false);
   ~Storage();
