@@ -67,6 +67,14 @@ void load_(const Tensor& param, const Tensor& value) {
   }
   NoGradGuard no_grad;
   Tensor(param).copy_(value);
+  // Copied out of a mapped checkpoint: the file's pages are not read again, so they go back
+  // now rather than when the file's last view dies (a llama2.c v0 file's load peaked at twice
+  // its size).
+  if (value.is_contiguous()) {
+    const auto esize = static_cast<size_t>(value.element_size());
+    value.storage()->release_file_pages(static_cast<size_t>(value.offset()) * esize,
+                                        static_cast<size_t>(value.numel()) * esize);
+  }
 }
 
 std::pair<int64_t, int64_t> calculate_fan_in_and_fan_out(const Tensor& tensor) {

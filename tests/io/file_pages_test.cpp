@@ -1,14 +1,18 @@
 // Tensors that view a mapped checkpoint hand their pages back to the kernel when they die, while
-// the file's other tensors (which keep the mapping) stay readable.
+// the file's other tensors (which keep the mapping) stay readable; a parameter that copies a
+// tensor out of it (nn::init::load_) hands the tensor's pages back at once.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <vector>
 
+#include "nabla/io/llama2c.h"
 #include "nabla/io/safetensors.h"
+#include "nabla/nn/init.h"
 #include "tests/io/io_test_util.h"
 
 namespace nabla::io {
@@ -84,6 +88,54 @@ TEST(FilePages, ADeadViewReturnsItsPagesAndTheOthersStayReadable) {
   va = Tensor();  // the last view of a's bytes: its whole pages go back
   EXPECT_EQ(resident_pages(pa, na), 0);
   EXPECT_EQ(std::memcmp(vb.raw_data(), b.raw_data(), 16 * 1024 * sizeof(float)), 0);
+}
+
+TEST(FilePages, LoadingACopyReturnsTheFilesPagesAtOnce) {
+  TempDir dir;
+  if (!kernel_pages_out(dir.file("probe"))) {
+    GTEST_SKIP() << "this kernel keeps a file's pages on MADV_PAGEOUT";
+  }
+  const Llama2cConfig c{.dim = 256, .hidden_dim = 512, .n_layers = 1, .n_heads = 4,
+                        .n_kv_heads = 4, .vocab_size = 64, .seq_len = 8,
+                        .shared_classifier = true};
+  Weights w;
+  uint32_t seed = 1;
+  for (const auto& [name, shape] : llama2c_tensor_shapes(c)) {
+    w.add(name, testing::random_tensor(shape, kFloat32, seed++));
+  }
+  const std::string path = dir.file("v0.bin");
+  save_llama2c(path, c, w, 0);  // a 28-byte header: no tensor starts on a 64-byte line
+  flush_to_disk(path);
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  const auto size = static_cast<size_t>(st.st_size);
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  ASSERT_NE(p, MAP_FAILED);
+  auto file = std::make_shared<Storage>(
+      p, size, Device(), [size](void* q) { ::munmap(q, size); }, /*file_pages=*/true);
+  volatile uint8_t touch = 0;
+  for (size_t i = 0; i < size; i += kPage) touch = touch + static_cast<const uint8_t*>(p)[i];
+  const auto pages = static_cast<int64_t>(size / kPage);
+  EXPECT_GE(resident_pages(p, size), pages - 1);
+
+  const Llama2cCheckpoint ck = parse_llama2c(file, path);  // views of the mapping
+  std::vector<Tensor> params;
+  for (const auto& e : ck.weights.entries()) {
+    params.push_back(Tensor::empty(e.tensor.shape(), kFloat32));
+    nn::init::load_(params.back(), e.tensor);  // misaligned for load_, so copied
+  }
+  // Left: the pages that two tensors (or the header and a tensor) share.
+  EXPECT_LE(resident_pages(p, size), 2 * static_cast<int64_t>(w.size()) + 2) << "of " << pages;
+  ASSERT_EQ(ck.weights.size(), w.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    const std::string& name = ck.weights.entries()[i].name;
+    const Tensor& want = w.at(name);
+    EXPECT_NE(params[i].raw_data(), ck.weights.at(name).raw_data()) << name;
+    EXPECT_EQ(std::memcmp(params[i].raw_data(), want.raw_data(), want.numel() * sizeof(float)), 0)
+        << name;
+  }
 }
 
 TEST(FilePages, PagesAViewWroteStayWithIt) {
