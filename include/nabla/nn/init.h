@@ -53,7 +53,8 @@ class SkipInitGuard {
 /// value is contiguous and starts on a 64-byte line, the parameter takes value's storage
 /// (torch's `param.data = value`, load_state_dict(assign=True)): a tensor of a memory-mapped
 /// checkpoint then backs the parameter with no copy, copy-on-write. Otherwise value is copied
-/// (and converted) into it. The parameter keeps its identity, requires_grad and gradient.
+/// (and converted) into it, and the file pages under value, if any, go back to the kernel
+/// (Storage::release_file_pages). The parameter keeps its identity, requires_grad and gradient.
 void load_(const Tensor& param, const Tensor& value);
 
 }  // namespace nabla::nn::init
